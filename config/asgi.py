@@ -1,0 +1,8 @@
+"""ASGI entry point: the whole product in one process (demo) or the socket servers."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+application = get_asgi_application()

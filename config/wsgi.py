@@ -1,0 +1,8 @@
+"""WSGI entry point: the hot HTTP paths (API, webhooks) under gunicorn's sync workers."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+application = get_wsgi_application()

@@ -1,0 +1,60 @@
+"""Load the demo city: the centre, 121 handling units, categories, the calendar, demo staff."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from departments import calendar, demo_data
+from departments.models import Category, UnitKind
+from departments.services import staff_upsert, unit_upsert
+
+DEMO_PASSWORD = "minhu-demo"
+
+
+@transaction.atomic
+def seed_demo(*, with_passwords: bool | None = None) -> dict[str, int]:
+    """Create or update the demo data; safe to run again. Return what it holds.
+
+    Demo accounts get the demo password only in DEBUG (or when asked), so a production
+    database seeded by mistake has no account anyone can guess.
+    """
+    if with_passwords is None:
+        with_passwords = settings.DEBUG
+    centre = unit_upsert(code=demo_data.CENTRE[0], name=demo_data.CENTRE[1], kind=UnitKind.CENTRE, parent=None)
+    units = {centre.code: centre}
+    for code, name, streets in demo_data.DISTRICTS:
+        district = unit_upsert(code=code, name=name, kind=UnitKind.DISTRICT, parent=centre)
+        units[code] = district
+        for street_code, street_name in streets:
+            units[street_code] = unit_upsert(
+                code=street_code, name=street_name, kind=UnitKind.STREET, parent=district
+            )
+    for kind, rows in ((UnitKind.BUREAU, demo_data.BUREAUS), (UnitKind.UTILITY, demo_data.UTILITIES)):
+        for code, name in rows:
+            units[code] = unit_upsert(code=code, name=name, kind=kind, parent=centre)
+
+    leaves = 0
+    for group_code, group_name, children in demo_data.CATEGORIES:
+        group, _ = Category.objects.update_or_create(
+            code=group_code, defaults={"name": group_name, "parent": None}
+        )
+        for code, name, routing, default_unit, deadlines in children:
+            fields = {"name": name, "parent": group, "routing": routing,
+                      "default_unit": units.get(default_unit) if default_unit else None}
+            for stage, (amount, unit) in deadlines.items():
+                fields[f"{stage}_amount"], fields[f"{stage}_unit"] = amount, unit
+            Category.objects.update_or_create(code=code, defaults=fields)
+            leaves += 1
+
+    calendar.seed_from_chinese_calendar()
+
+    password = DEMO_PASSWORD if with_passwords else None
+    for username, unit_code, role in demo_data.STAFF:
+        staff_upsert(username=username, unit=units[unit_code], role=role, password=password)
+    if with_passwords:
+        User = get_user_model()
+        admin, _ = User.objects.get_or_create(username="admin")
+        admin.is_staff = admin.is_superuser = True
+        admin.set_password(DEMO_PASSWORD)
+        admin.save()
+    return {"units": len(units) - 1, "categories": leaves, "staff": len(demo_data.STAFF)}

@@ -1,0 +1,174 @@
+"""Handling units, staff memberships, the category taxonomy and the working calendar."""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+code_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{1,49}$", _("Use 2-50 lowercase letters, digits and hyphens.")
+)
+
+
+class UnitKind(models.TextChoices):
+    CENTRE = "centre", _("Dispatch centre")
+    DISTRICT = "district", _("District")
+    STREET = "street", _("Street")
+    COMMUNITY = "community", _("Community")
+    BUREAU = "bureau", _("Municipal bureau")
+    UTILITY = "utility", _("Utility")
+
+
+class Unit(models.Model):
+    """A handling unit (承办单位) in the tree rooted at the dispatch centre."""
+
+    code = models.CharField(_("code"), max_length=50, unique=True, validators=[code_validator])
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=20, choices=UnitKind.choices)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="children",
+    )
+    # Materialised path of codes ("/centre/wuchang/wuchang-zhongnan/"), kept by
+    # unit_save(): subtree reads (supervisors, roll-ups) are one prefix match.
+    path = models.CharField(max_length=500, editable=False, db_index=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("unit")
+        verbose_name_plural = _("units")
+        ordering = ["path"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(kind="centre"), name="unit_single_centre"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="centre", parent__isnull=True) | ~Q(kind="centre"),
+                name="unit_centre_is_root",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_centre(self) -> bool:
+        return self.kind == UnitKind.CENTRE
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator", _("Operator")
+    DISPATCHER = "dispatcher", _("Dispatcher")
+    HANDLER = "handler", _("Handler")
+    UNIT_ADMIN = "unit_admin", _("Unit administrator")
+    SUPERVISOR = "supervisor", _("Supervisor")
+
+
+CENTRE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER})
+UNIT_ROLES = frozenset({Role.HANDLER, Role.UNIT_ADMIN})
+
+
+class Membership(models.Model):
+    """A staff member's role in one unit; a person may hold several."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "unit", "role"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.unit} · {self.get_role_display()}"
+
+
+class DeadlineUnit(models.TextChoices):
+    HOURS = "hours", _("hours")
+    WORKING_DAYS = "working_days", _("working days")
+
+
+class Routing(models.TextChoices):
+    TERRITORIAL = "territorial", _("Territorial (the district or street of the address)")
+    FUNCTIONAL = "functional", _("Functional (one bureau or utility)")
+
+
+STAGES = ("accept", "claim", "resolve", "feedback")
+
+
+def _deadline_fields(stage: str, amount: int, unit: str):
+    return (
+        models.PositiveIntegerField(
+            _(f"{stage} deadline"), default=amount, validators=[MinValueValidator(1)]
+        ),
+        models.CharField(
+            _(f"{stage} deadline unit"), max_length=20, choices=DeadlineUnit.choices, default=unit
+        ),
+    )
+
+
+class Category(models.Model):
+    """A kind of request, with the unit that usually handles it and its deadlines."""
+
+    code = models.CharField(_("code"), max_length=50, unique=True, validators=[code_validator])
+    name = models.CharField(_("name"), max_length=100)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("group"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="children",
+    )
+    routing = models.CharField(
+        _("routing"), max_length=20, choices=Routing.choices, default=Routing.FUNCTIONAL
+    )
+    default_unit = models.ForeignKey(
+        Unit, verbose_name=_("default unit"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    accept_amount, accept_unit = _deadline_fields("accept", 2, DeadlineUnit.HOURS)
+    claim_amount, claim_unit = _deadline_fields("claim", 4, DeadlineUnit.HOURS)
+    resolve_amount, resolve_unit = _deadline_fields("resolve", 5, DeadlineUnit.WORKING_DAYS)
+    feedback_amount, feedback_unit = _deadline_fields("feedback", 3, DeadlineUnit.WORKING_DAYS)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(accept_amount__gt=0, claim_amount__gt=0, resolve_amount__gt=0,
+                            feedback_amount__gt=0),
+                name="category_deadlines_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parent.name} › {self.name}" if self.parent_id and self.parent else self.name
+
+    def deadline(self, stage: str) -> tuple[int, str]:
+        """Return (amount, unit) of the stage's deadline policy."""
+        return getattr(self, f"{stage}_amount"), getattr(self, f"{stage}_unit")
+
+
+class CalendarDay(models.Model):
+    """A dated exception to Monday-Friday: a statutory holiday or an adjusted workday (调休)."""
+
+    date = models.DateField(_("date"), unique=True)
+    is_workday = models.BooleanField(
+        _("working day"), help_text=_("On for an adjusted workday, off for a holiday.")
+    )
+    name = models.CharField(_("occasion"), max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar exception")
+        verbose_name_plural = _("working calendar")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"

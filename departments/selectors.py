@@ -1,0 +1,70 @@
+"""Reads about units and about what a member of staff may do where."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from departments.models import Membership, Role, Unit, UnitKind
+
+
+@dataclass(frozen=True)
+class StaffScope:
+    """What one user's memberships allow: the single source of every scope decision."""
+
+    sees_all: bool
+    roles_at_centre: frozenset[str]
+    handled_unit_ids: frozenset[int]
+    visible_unit_ids: frozenset[int]
+    is_superuser: bool = False
+
+    @property
+    def is_dispatcher(self) -> bool:
+        return self.is_superuser or Role.DISPATCHER in self.roles_at_centre
+
+    @property
+    def is_operator(self) -> bool:
+        return self.is_superuser or bool(self.roles_at_centre & {Role.OPERATOR, Role.DISPATCHER})
+
+    def handles(self, unit_id: int | None) -> bool:
+        return self.is_superuser or (unit_id is not None and unit_id in self.handled_unit_ids)
+
+    def sees_unit(self, unit_id: int | None) -> bool:
+        return self.sees_all or (unit_id is not None and unit_id in self.visible_unit_ids)
+
+
+NO_SCOPE = StaffScope(False, frozenset(), frozenset(), frozenset())
+
+
+def unit_subtree_ids(unit: Unit) -> set[int]:
+    """Return the ids of the unit and every unit below it."""
+    return set(Unit.objects.filter(path__startswith=unit.path).values_list("id", flat=True))
+
+
+def staff_scope(user: AbstractBaseUser | AnonymousUser | None) -> StaffScope:
+    """Return the user's scope, computed once per user object (one request, one task)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return NO_SCOPE
+    cached = getattr(user, "_minhu_scope", None)
+    if cached is not None:
+        return cached
+    if user.is_superuser:
+        scope = StaffScope(True, frozenset(), frozenset(), frozenset(), is_superuser=True)
+    else:
+        memberships = list(
+            Membership.objects.filter(user=user, unit__is_active=True).select_related("unit")
+        )
+        at_centre = frozenset(m.role for m in memberships if m.unit.kind == UnitKind.CENTRE)
+        handled = frozenset(m.unit_id for m in memberships if m.role in (Role.HANDLER, Role.UNIT_ADMIN))
+        visible = set(handled)
+        for m in memberships:
+            if m.role == Role.SUPERVISOR:
+                visible |= unit_subtree_ids(m.unit)
+        # Everyone working at the centre reads the whole city, including tickets no
+        # unit holds yet.
+        scope = StaffScope(bool(at_centre), at_centre, handled, frozenset(visible))
+    user._minhu_scope = scope
+    return scope
+
+
+def unit_by_code(code: str) -> Unit | None:
+    return Unit.objects.filter(code=code, is_active=True).first()

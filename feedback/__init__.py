@@ -1,0 +1,1 @@
+"""Satisfaction surveys, reopening on "unsatisfied", statistics and the public dashboard."""

@@ -1,0 +1,443 @@
+"""Tickets, their state machine (design §2) and their append-only event log."""
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
+
+from departments import calendar
+from departments.models import Category, Unit
+from departments.selectors import staff_scope
+
+
+class State(models.TextChoices):
+    REPORTED = "reported", _("新报 reported")
+    ACCEPTED = "accepted", _("已受理 accepted")
+    DISPATCHED = "dispatched", _("已派单 dispatched")
+    IN_PROGRESS = "in_progress", _("办理中 in progress")
+    RESOLVED = "resolved", _("已办结 resolved")
+    AWAITING_FEEDBACK = "awaiting_feedback", _("待回访 awaiting feedback")
+    CLOSED = "closed", _("已办结归口 closed")
+    ARCHIVED = "archived", _("已归档 archived")
+    REJECTED = "rejected", _("不予受理 rejected")
+    MERGED = "merged", _("已合并 merged")
+
+
+OPEN_STATES = frozenset(
+    {State.REPORTED, State.ACCEPTED, State.DISPATCHED, State.IN_PROGRESS, State.RESOLVED,
+     State.AWAITING_FEEDBACK}
+)
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Web form")
+    PHONE = "phone", _("Phone call")
+    SMS = "sms", _("SMS")
+    WEIBO = "weibo", _("Weibo")
+    OPEN311 = "open311", _("Open311")
+    STAFF = "staff", _("Staff")
+
+
+class Rating(models.TextChoices):
+    SATISFIED = "satisfied", _("满意 satisfied")
+    BASICALLY_SATISFIED = "basically_satisfied", _("基本满意 basically satisfied")
+    UNSATISFIED = "unsatisfied", _("不满意 unsatisfied")
+
+
+class ReturnReason(models.TextChoices):
+    WRONG_TERRITORY = "wrong_territory", _("属地不符 wrong territory")
+    UNCLEAR_OWNERSHIP = "unclear_ownership", _("权属不清 unclear ownership")
+    OVERLAPPING_DUTIES = "overlapping_duties", _("职能交叉 overlapping duties")
+    OTHER = "other", _("其他 other")
+
+
+class Sla(models.TextChoices):
+    OK = "ok", _("on time")
+    WARNING = "warning", _("yellow card")
+    BREACHED = "breached", _("red card")
+
+
+# The stages whose clocks run in each state; a stage's clock stops when it leaves them.
+RUNNING_STAGES: dict[str, tuple[str, ...]] = {
+    State.REPORTED: ("accept",),
+    State.ACCEPTED: ("accept",),
+    State.DISPATCHED: ("claim", "resolve"),
+    State.IN_PROGRESS: ("resolve",),
+    State.AWAITING_FEEDBACK: ("feedback",),
+}
+WARNING_FRACTION = 0.8
+
+ACCESS_CODE_DIGITS = 8
+
+
+def _access_code_digest(code: str, salt: str, key: str) -> str:
+    return hmac.new(key.encode(), f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def hash_access_code(code: str) -> str:
+    """Return the stored form of a citizen's access code.
+
+    A keyed hash rather than a password hasher: intake must stay cheap at hundreds of
+    tickets a second, and an 8-digit code hashed without a key would fall to a brute
+    force of a leaked table in seconds. The key is SECRET_KEY (fallbacks accepted).
+    """
+    salt = secrets.token_hex(8)
+    return f"h1${salt}${_access_code_digest(code, salt, settings.SECRET_KEY)}"
+
+
+def new_access_code() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(ACCESS_CODE_DIGITS))
+
+
+class Ticket(FSMModelMixin, models.Model):
+    """A citizen's request (工单), from report to archive."""
+
+    number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
+    state = FSMField(
+        _("state"), max_length=20, choices=State.choices, default=State.REPORTED, protected=True
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="tickets"
+    )
+    unit = models.ForeignKey(
+        Unit, verbose_name=_("unit"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="tickets",
+    )
+    description = models.TextField(_("description"))
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    lat = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    lng = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    reporter_name = models.CharField(_("reporter's name"), max_length=50, blank=True)
+    reporter_phone = models.CharField(_("reporter's phone"), max_length=20, blank=True)
+    access_code_hash = models.CharField(max_length=100, editable=False)
+
+    reported_at = models.DateTimeField(_("reported at"), default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    accept_due_at = models.DateTimeField(_("accept due"), null=True, blank=True)
+    accept_warn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    claim_due_at = models.DateTimeField(_("claim due"), null=True, blank=True)
+    claim_warn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    resolve_due_at = models.DateTimeField(_("resolve due"), null=True, blank=True)
+    resolve_warn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    feedback_due_at = models.DateTimeField(_("feedback due"), null=True, blank=True)
+    feedback_warn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The nearest running deadline and its yellow mark, kept by every transition so
+    # the SLA filter and the deadline sweep read one indexed column.
+    due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    warn_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    is_final_dispatch = models.BooleanField(_("final dispatch (审定)"), default=False)
+    reopen_count = models.PositiveIntegerField(_("reopen count"), default=0)
+    support_count = models.PositiveIntegerField(_("support count"), default=0)
+    return_count = models.PositiveIntegerField(_("return count"), default=0)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_tickets"
+    )
+    reply = models.TextField(_("reply"), blank=True)
+    rating = models.CharField(_("rating"), max_length=20, choices=Rating.choices, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        indexes = [
+            # A unit's queue: WHERE unit_id IN (...) ORDER BY id DESC (cursor pages).
+            models.Index(fields=["unit", "-id"], name="ticket_unit_id"),
+            # The centre's queues by state: WHERE state IN (...) ORDER BY id DESC.
+            models.Index(fields=["state", "-id"], name="ticket_state_id"),
+            models.Index(fields=["category", "-id"], name="ticket_category_id"),
+            models.Index(fields=["reported_at"], name="ticket_reported_at"),
+            # The caller's earlier tickets, looked up as the operator types the number.
+            models.Index(fields=["reporter_phone"], name="ticket_reporter_phone",
+                         condition=~Q(reporter_phone="")),
+            # SLA filter and deadline sweep: only tickets with a running clock.
+            models.Index(fields=["due_at"], name="ticket_due_at", condition=Q(due_at__isnull=False)),
+            models.Index(fields=["warn_at"], name="ticket_warn_at", condition=Q(warn_at__isnull=False)),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(unit__isnull=False) | Q(state__in=["reported", "accepted", "rejected", "merged"])
+                | Q(state="archived"),
+                name="ticket_unit_when_dispatched",
+            ),
+            models.CheckConstraint(
+                condition=Q(merged_into__isnull=False) | ~Q(state="merged"),
+                name="ticket_merged_has_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    # -- access code ---------------------------------------------------------------
+
+    def set_access_code(self, code: str) -> None:
+        self.access_code_hash = hash_access_code(code)
+
+    def check_access_code(self, code: str) -> bool:
+        """Compare in constant time, accepting codes issued under a previous SECRET_KEY."""
+        try:
+            _version, salt, digest = self.access_code_hash.split("$")
+        except ValueError:
+            return False
+        keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+        matches = [hmac.compare_digest(digest, _access_code_digest(str(code), salt, k)) for k in keys]
+        return any(matches)
+
+    # -- deadlines -----------------------------------------------------------------
+
+    def _start_stage(self, stage: str, start: dt.datetime) -> None:
+        due = calendar.due_at(start, *self.category.deadline(stage))
+        setattr(self, f"{stage}_due_at", due)
+        setattr(self, f"{stage}_warn_at", start + (due - start) * WARNING_FRACTION)
+
+    def _refresh_sla(self, state: str | None = None) -> None:
+        stages = RUNNING_STAGES.get(state or self.state, ())
+        dues = [(getattr(self, f"{s}_due_at"), getattr(self, f"{s}_warn_at")) for s in stages]
+        dues = [d for d in dues if d[0] is not None]
+        self.due_at = min((d[0] for d in dues), default=None)
+        self.warn_at = min((d[1] for d in dues), default=None)
+
+    def start_clock(self) -> None:
+        """Start the accept clock of a newly reported ticket."""
+        self._start_stage("accept", self.reported_at)
+        self._refresh_sla()
+
+    def extend_resolve_deadline(self, until: dt.datetime) -> None:
+        start = self.dispatched_at or self.reported_at
+        self.resolve_due_at = until
+        self.resolve_warn_at = start + (until - start) * WARNING_FRACTION
+        self._refresh_sla()
+
+    @property
+    def sla(self) -> str:
+        now = timezone.now()
+        if self.due_at is not None and now >= self.due_at:
+            return Sla.BREACHED
+        if self.warn_at is not None and now >= self.warn_at:
+            return Sla.WARNING
+        return Sla.OK
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    # -- who may do what (each rule sits right above its transition) ----------------
+
+    def can_centre_act(self, user) -> bool:
+        return staff_scope(user).is_dispatcher
+
+    def can_unit_act(self, user) -> bool:
+        return staff_scope(user).handles(self.unit_id)
+
+    def can_rate(self, user) -> bool:
+        # People rate through an operator's return call; citizens rate without an
+        # account through a verified channel (their link, their SMS), as the system.
+        return staff_scope(user).is_operator
+
+    def can_system_act(self, user) -> bool:
+        return False
+
+    # -- the state machine ---------------------------------------------------------
+
+    @transition(field=state, source=State.REPORTED, target=State.ACCEPTED, permission=can_centre_act)
+    def accept(self, *, at: dt.datetime) -> None:
+        """Accept the report as a valid request (受理)."""
+        self.accepted_at = at
+        self._refresh_sla()
+
+    @transition(field=state, source=State.REPORTED, target=State.REJECTED, permission=can_centre_act)
+    def reject(self, *, at: dt.datetime) -> None:
+        """Refuse the report: spam, out of scope (不予受理)."""
+        self.closed_at = at
+        self._refresh_sla()
+
+    @transition(field=state, source=[State.REPORTED, State.ACCEPTED], target=State.MERGED,
+                permission=can_centre_act)
+    def merge(self, *, into: "Ticket", at: dt.datetime) -> None:
+        """Fold this duplicate into `into`, which carries it from now on (合并)."""
+        self.merged_into = into
+        self.closed_at = at
+        self._refresh_sla()
+
+    @transition(field=state, source=[State.REPORTED, State.ACCEPTED], target=State.DISPATCHED,
+                permission=can_centre_act)
+    def dispatch(self, *, unit: Unit, final: bool, at: dt.datetime) -> None:
+        """Assign the ticket to a handling unit (派单); `final` is the centre's ruling (审定)."""
+        self.unit = unit
+        self.is_final_dispatch = final
+        self.accepted_at = self.accepted_at or at
+        self.dispatched_at = at
+        self.claimed_at = None
+        self._start_stage("claim", at)
+        self._start_stage("resolve", at)
+        self._refresh_sla()
+
+    @transition(field=state, source=State.DISPATCHED, target=State.IN_PROGRESS, permission=can_unit_act)
+    def claim(self, *, at: dt.datetime) -> None:
+        """Sign for the ticket (签收): the unit takes it on."""
+        self.claimed_at = at
+        self._refresh_sla()
+
+    @transition(field=state, source=[State.DISPATCHED, State.IN_PROGRESS], target=State.ACCEPTED,
+                permission=can_unit_act, conditions=[lambda t: not t.is_final_dispatch])
+    def return_to_centre(self, *, at: dt.datetime) -> None:
+        """Send the ticket back to the centre for another unit (退单); the accept clock restarts."""
+        self.unit = None
+        self.return_count += 1
+        self.claimed_at = None
+        self._start_stage("accept", at)
+        self._refresh_sla()
+
+    @transition(field=state, source=State.IN_PROGRESS, target=State.IN_PROGRESS, permission=can_unit_act)
+    def request_extension(self) -> None:
+        """Ask the centre for a later resolve deadline (延期申请); the deadline moves on approval."""
+
+    @transition(field=state, source=State.IN_PROGRESS, target=State.RESOLVED, permission=can_unit_act)
+    def resolve(self, *, reply: str, at: dt.datetime) -> None:
+        """Submit the unit's reply (办结) for the centre to verify."""
+        self.reply = reply
+        self.resolved_at = at
+        self._refresh_sla()
+
+    @transition(field=state, source=State.RESOLVED, target=State.AWAITING_FEEDBACK,
+                permission=can_centre_act)
+    def verify(self, *, at: dt.datetime) -> None:
+        """Accept the unit's reply (核查通过); the citizen's rating clock starts."""
+        self.verified_at = at
+        self._start_stage("feedback", at)
+        self._refresh_sla()
+
+    @transition(field=state, source=State.RESOLVED, target=State.IN_PROGRESS, permission=can_centre_act)
+    def send_back(self, *, at: dt.datetime) -> None:
+        """Refuse the unit's reply (核查不通过): the unit works on against its running deadline."""
+        self.resolved_at = None
+        self._refresh_sla()
+
+    @transition(field=state, source=State.AWAITING_FEEDBACK,
+                target=RETURN_VALUE(State.CLOSED, State.DISPATCHED), permission=can_rate)
+    def rate(self, *, rating: str, at: dt.datetime) -> str:
+        """Record the citizen's rating (回访); "unsatisfied" reopens it to the same unit (重办)."""
+        self.rating = rating
+        if rating != Rating.UNSATISFIED:
+            self.closed_at = at
+            self._refresh_sla(State.CLOSED)
+            return State.CLOSED
+        self.reopen_count += 1
+        self.dispatched_at = at
+        self.claimed_at = self.resolved_at = self.verified_at = None
+        self._start_stage("claim", at)
+        self._start_stage("resolve", at)
+        # django-fsm sets the new state only after this returns.
+        self._refresh_sla(State.DISPATCHED)
+        return State.DISPATCHED
+
+    @transition(field=state, source=State.AWAITING_FEEDBACK, target=State.CLOSED,
+                permission=can_system_act)
+    def expire_feedback(self, *, at: dt.datetime) -> None:
+        """Close the ticket with no rating when the feedback window has passed."""
+        self.closed_at = at
+        self._refresh_sla()
+
+    @transition(field=state, source=[State.CLOSED, State.REJECTED, State.MERGED],
+                target=State.ARCHIVED, permission=can_centre_act)
+    def archive(self, *, at: dt.datetime) -> None:
+        """File the ticket for good (归档): read-only from now on."""
+        self.archived_at = at
+        self._refresh_sla()
+
+
+class ExtensionRequest(models.Model):
+    """A unit's request for a later resolve deadline (延期申请), decided by the centre."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        APPROVED = "approved", _("approved")
+        REFUSED = "refused", _("refused")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="extension_requests")
+    until = models.DateTimeField(_("requested deadline"))
+    reason = models.TextField(_("reason"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("extension request")
+        verbose_name_plural = _("extension requests")
+        constraints = [
+            # One open request per ticket: a second must wait for the first decision.
+            models.UniqueConstraint(
+                fields=["ticket"], condition=Q(status="pending"), name="extension_one_pending"
+            ),
+        ]
+
+
+class TicketEvent(models.Model):
+    """One line of a ticket's history: every transition, warning and notice (append-only)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(_("kind"), max_length=30)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    # Whether the citizen may see this line (tracking page, Open311 updates).
+    is_public = models.BooleanField(default=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ticket event")
+        verbose_name_plural = _("ticket events")
+        indexes = [
+            # A ticket's history in order, and replay after a last-seen id.
+            models.Index(fields=["ticket", "id"], name="ticketevent_ticket_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise RuntimeError("Ticket events are append-only.")
+        return super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("Ticket events are append-only.")
+
+    @classmethod
+    def record(cls, ticket: Ticket, kind: str, from_state: str = "", *, actor=None,
+               unit: Unit | None = None, note: str = "", payload: dict | None = None,
+               is_public: bool = True, at: dt.datetime | None = None) -> "TicketEvent":
+        """Append one event for the ticket in its current state."""
+        return cls.objects.create(
+            ticket=ticket, kind=kind, from_state=from_state, to_state=ticket.state,
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            unit=unit, note=note, payload=payload or {}, is_public=is_public,
+            at=at or timezone.now(),
+        )

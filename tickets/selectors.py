@@ -1,0 +1,102 @@
+"""Reads of tickets, all through the one visibility rule, `ticket_visible_to`."""
+
+import datetime as dt
+import re
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from departments.selectors import staff_scope
+from tickets.errors import InvalidInput, NotFound
+from tickets.models import Sla, Ticket, TicketEvent
+from tickets.validation import normalize_phone
+
+_NUMBER = re.compile(r"^\d{13,}$")
+_PHONE_LIKE = re.compile(r"^[+\d][\d\s-]{6,}$")
+
+
+def ticket_visible_to(user) -> QuerySet[Ticket]:
+    """Return the tickets the user may see: every list, detail, search, export and socket.
+
+    Centre staff see the whole city (including tickets no unit holds yet); handlers and
+    unit admins their units' tickets; supervisors their subtree's; anyone else nothing.
+    """
+    scope = staff_scope(user)
+    tickets = Ticket.objects.all()
+    if scope.sees_all:
+        return tickets
+    if not scope.visible_unit_ids:
+        return tickets.none()
+    return tickets.filter(unit_id__in=scope.visible_unit_ids)
+
+
+def ticket_get(*, user, number: str) -> Ticket:
+    """Return the visible ticket with that number; NotFound for unknown and hidden alike."""
+    ticket = (
+        ticket_visible_to(user).select_related("category", "unit", "merged_into")
+        .filter(number=number).first()
+    )
+    if ticket is None:
+        raise NotFound(f"No ticket {number} that you may see.")
+    return ticket
+
+
+def ticket_events(ticket: Ticket) -> QuerySet[TicketEvent]:
+    """Return the ticket's history, oldest first."""
+    return ticket.events.select_related("actor", "unit").order_by("id")
+
+
+def sla_filter(sla: str, now: dt.datetime | None = None) -> Q:
+    """Return the condition for tickets whose nearest running deadline is in that SLA state."""
+    now = now or timezone.now()
+    if sla == Sla.BREACHED:
+        return Q(due_at__lte=now)
+    if sla == Sla.WARNING:
+        return Q(warn_at__lte=now, due_at__gt=now)
+    return Q(due_at__isnull=True) | Q(warn_at__gt=now)
+
+
+def ticket_list(
+    *,
+    user,
+    states: list[str] | None = None,
+    unit_ids: list[int] | None = None,
+    category_ids: list[int] | None = None,
+    channels: list[str] | None = None,
+    sla: str | None = None,
+    reported_after: dt.datetime | None = None,
+    reported_before: dt.datetime | None = None,
+    text: str | None = None,
+) -> QuerySet[Ticket]:
+    """Return the visible tickets matching the filters, newest first."""
+    tickets = ticket_visible_to(user).select_related("category", "unit")
+    if states:
+        tickets = tickets.filter(state__in=states)
+    if unit_ids:
+        tickets = tickets.filter(unit_id__in=unit_ids)
+    if category_ids:
+        tickets = tickets.filter(category_id__in=category_ids)
+    if channels:
+        tickets = tickets.filter(channel__in=channels)
+    if sla:
+        tickets = tickets.filter(sla_filter(sla))
+    if reported_after:
+        tickets = tickets.filter(reported_at__gte=reported_after)
+    if reported_before:
+        tickets = tickets.filter(reported_at__lt=reported_before)
+    if text:
+        tickets = tickets.filter(_text_filter(text.strip()))
+    return tickets.order_by("-id")
+
+
+def _text_filter(text: str) -> Q:
+    # A ticket number or a phone number is an exact, indexed match; other text goes to
+    # the trigram indexes on description and address (PostgreSQL).
+    if _NUMBER.match(text):
+        return Q(number=text)
+    if _PHONE_LIKE.match(text):
+        try:
+            return Q(reporter_phone=normalize_phone(text))
+        except InvalidInput:
+            pass
+    return Q(description__icontains=text) | Q(address__icontains=text)

@@ -1,0 +1,385 @@
+"""Every change to a ticket, the same for each entry point (API, admin, pages, webhooks, tasks).
+
+A transition service locks the ticket row, checks role and unit, then state, applies
+the django-fsm transition, saves and appends one TicketEvent, all in one transaction:
+of two concurrent transitions on a ticket exactly one wins; the other waits for the
+lock, finds the new state and gets Conflict.
+"""
+
+import datetime as dt
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from departments.models import Category, Unit, UnitKind
+from departments.selectors import staff_scope
+from tickets.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from tickets.models import (
+    Channel,
+    ExtensionRequest,
+    Rating,
+    ReturnReason,
+    State,
+    Ticket,
+    TicketEvent,
+    new_access_code,
+)
+from tickets.validation import (
+    MAX_ADDRESS,
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_NOTE,
+    clean_coordinate,
+    clean_text,
+    normalize_phone,
+)
+
+MAX_EXTENSION_DAYS = 30
+
+
+def _next_ticket_id() -> int:
+    """Reserve the next ticket id, which also makes the ticket's number.
+
+    On PostgreSQL the identity sequence hands out ids without any lock, so concurrent
+    intake never waits on a counter row. SQLite (the embedded demo) opens write
+    transactions IMMEDIATE, which serialises writers, so MAX + 1 is safe there.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval(pg_get_serial_sequence('tickets_ticket', 'id'))")
+        else:
+            cursor.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets_ticket")
+        return cursor.fetchone()[0]
+
+
+def ticket_number(ticket_id: int, reported_at: dt.datetime) -> str:
+    """Return the human-facing number: the local report date and the id (2611240000123)."""
+    return f"{timezone.localtime(reported_at):%y%m%d}{ticket_id:07d}"
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    category: Category,
+    description: str,
+    channel: str,
+    actor=None,
+    address: str = "",
+    lat: object = None,
+    lng: object = None,
+    reporter_name: str = "",
+    reporter_phone: str = "",
+    reported_at: dt.datetime | None = None,
+) -> tuple[Ticket, str]:
+    """Open a ticket from any channel and return it with the citizen's access code.
+
+    The access code is shown once (page, SMS, operator read-back) and stored hashed.
+    """
+    if channel not in Channel.values:
+        raise InvalidInput(f"Unknown channel {channel!r}.", fields={"channel": ["Unknown channel."]})
+    if not category.is_active or category.children.exists():
+        raise InvalidInput(
+            f"Category {category.code!r} cannot take reports; choose one of its subcategories.",
+            fields={"category": ["Choose an active leaf category."]},
+        )
+    description = clean_text(description, field="description", max_length=MAX_DESCRIPTION, required=True)
+    address = clean_text(address, field="address", max_length=MAX_ADDRESS, required=False)
+    reporter_name = clean_text(reporter_name, field="name", max_length=MAX_NAME, required=False)
+    phone = normalize_phone(reporter_phone)
+    if channel == Channel.PHONE and not phone:
+        raise InvalidInput(
+            "A phone ticket needs the caller's number.", fields={"phone": ["This field is required."]}
+        )
+    lat_value = clean_coordinate(lat, field="lat", limit=90)
+    lng_value = clean_coordinate(lng, field="lng", limit=180)
+    if (lat_value is None) != (lng_value is None):
+        raise InvalidInput("Give both lat and lng, or neither.", fields={"location": ["Incomplete point."]})
+
+    now = reported_at or timezone.now()
+    ticket = Ticket(
+        id=_next_ticket_id(), channel=channel, category=category, description=description,
+        address=address, lat=lat_value, lng=lng_value, reporter_name=reporter_name,
+        reporter_phone=phone, reported_at=now,
+    )
+    ticket.number = ticket_number(ticket.id, now)
+    code = new_access_code()
+    ticket.set_access_code(code)
+    ticket.start_clock()
+    ticket.save(force_insert=True)
+    TicketEvent.record(ticket, "report", "", actor=actor, payload={"channel": channel}, at=now)
+    return ticket, code
+
+
+def _locked(ticket_id: int) -> Ticket:
+    try:
+        return (
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("category")
+            .get(id=ticket_id)
+        )
+    except Ticket.DoesNotExist:
+        raise NotFound("No such ticket.") from None
+
+
+def _transition(ticket: Ticket, name: str, actor, **kwargs) -> str:
+    """Check role and unit (403) and then state (409); apply the transition; return the old state.
+
+    `actor=None` is the system, or a citizen whose link, code or phone the entry point
+    has already verified.
+    """
+    method = getattr(ticket, name)
+    if actor is None and name in _PEOPLE_ONLY:
+        raise NotAllowed(f"Only a member of the unit may {_label(name)} a ticket.")
+    if actor is not None:
+        permission = next(iter(method._django_fsm.transitions.values())).permission
+        if not permission(ticket, actor):
+            raise NotAllowed(f"Your role or unit may not {_label(name)} this ticket.")
+    if not can_proceed(method, check_conditions=False):
+        raise Conflict(f"A ticket that is {ticket.state} cannot be {_label(name, past=True)}.")
+    if not can_proceed(method):
+        raise Conflict(_REFUSED_BY_CONDITION[name])
+    from_state = ticket.state
+    method(**kwargs)
+    ticket.save()
+    return from_state
+
+
+# A unit's own acts: nothing automatic may sign, return, extend or answer for a unit.
+_PEOPLE_ONLY = frozenset({"claim", "return_to_centre", "request_extension", "resolve"})
+
+_REFUSED_BY_CONDITION = {
+    "return_to_centre": "The centre dispatched this ticket as final (审定): it cannot be returned.",
+}
+
+_LABELS = {
+    "return_to_centre": ("return", "returned"),
+    "send_back": ("send back", "sent back"),
+    "request_extension": ("request an extension for", "given an extension request"),
+    "expire_feedback": ("expire the feedback of", "expired"),
+    "rate": ("rate", "rated"),
+    "accept": ("accept", "accepted"),
+    "reject": ("reject", "rejected"),
+    "merge": ("merge", "merged"),
+    "dispatch": ("dispatch", "dispatched"),
+    "claim": ("claim", "claimed"),
+    "resolve": ("resolve", "resolved"),
+    "verify": ("verify", "verified"),
+    "archive": ("archive", "archived"),
+}
+
+
+def _label(name: str, *, past: bool = False) -> str:
+    return _LABELS[name][1 if past else 0]
+
+
+@transaction.atomic
+def ticket_accept(*, ticket_id: int, actor) -> Ticket:
+    """Accept a reported ticket as a valid request (受理)."""
+    ticket = _locked(ticket_id)
+    from_state = _transition(ticket, "accept", actor, at=timezone.now())
+    TicketEvent.record(ticket, "accept", from_state, actor=actor)
+    return ticket
+
+
+@transaction.atomic
+def ticket_reject(*, ticket_id: int, actor, reason: str) -> Ticket:
+    """Refuse a report (不予受理); the reason is shown to the citizen."""
+    reason = clean_text(reason, field="reason", max_length=MAX_NOTE, required=True)
+    ticket = _locked(ticket_id)
+    from_state = _transition(ticket, "reject", actor, at=timezone.now())
+    TicketEvent.record(ticket, "reject", from_state, actor=actor, note=reason)
+    return ticket
+
+
+@transaction.atomic
+def ticket_merge(*, ticket_id: int, into_id: int, actor) -> Ticket:
+    """Fold a duplicate into another open ticket, which gains its support (合并)."""
+    if ticket_id == into_id:
+        raise InvalidInput("A ticket cannot be merged into itself.", fields={"into": ["Same ticket."]})
+    # Lock both rows in id order so two merges crossing each other cannot deadlock.
+    locked = {t.id: t for t in (_locked(i) for i in sorted((ticket_id, into_id)))}
+    ticket, into = locked[ticket_id], locked[into_id]
+    if not into.is_open:
+        raise Conflict(f"Ticket {into.number} is {into.state}; merge into an open ticket.")
+    from_state = _transition(ticket, "merge", actor, into=into, at=timezone.now())
+    Ticket.objects.filter(id=into.id).update(support_count=F("support_count") + 1 + ticket.support_count)
+    into.refresh_from_db()
+    TicketEvent.record(ticket, "merge", from_state, actor=actor, payload={"into": into.number})
+    TicketEvent.record(
+        into, "merge_in", into.state, actor=actor, payload={"ticket": ticket.number}, is_public=False
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_dispatch(*, ticket_id: int, unit: Unit, actor, final: bool = False) -> Ticket:
+    """Assign the ticket to a handling unit (派单); `final` (审定) forbids another return."""
+    if not unit.is_active or unit.kind == UnitKind.CENTRE:
+        raise InvalidInput(
+            f"{unit.code} cannot handle tickets.", fields={"unit": ["Choose an active handling unit."]}
+        )
+    ticket = _locked(ticket_id)
+    from_state = _transition(ticket, "dispatch", actor, unit=unit, final=final, at=timezone.now())
+    TicketEvent.record(ticket, "dispatch", from_state, actor=actor, unit=unit, payload={"final": final})
+    return ticket
+
+
+@transaction.atomic
+def ticket_claim(*, ticket_id: int, actor) -> Ticket:
+    """Sign for a dispatched ticket (签收)."""
+    ticket = _locked(ticket_id)
+    from_state = _transition(ticket, "claim", actor, at=timezone.now())
+    TicketEvent.record(ticket, "claim", from_state, actor=actor, unit=ticket.unit)
+    return ticket
+
+
+def parse_return_reason(reason: object, comment: object = "") -> tuple[str, str]:
+    """Return (reason code, explanation) from a code, its Chinese label, or free text.
+
+    Free text is kept as "other" with the text as its explanation: nothing the unit
+    wrote is lost. "other" without any explanation is refused.
+    """
+    text = clean_text(reason, field="reason", max_length=MAX_NOTE, required=True)
+    comment = clean_text(comment, field="comment", max_length=MAX_NOTE, required=False)
+    by_label = {str(label).split(" ")[0]: value for value, label in ReturnReason.choices}
+    code = text if text in ReturnReason.values else by_label.get(text)
+    if code is None:
+        code, comment = ReturnReason.OTHER, " ".join(filter(None, (text, comment)))
+    if code == ReturnReason.OTHER and not comment:
+        raise InvalidInput(
+            "Say why the ticket is returned.", fields={"comment": ["Required when the reason is other."]}
+        )
+    return code, comment
+
+
+@transaction.atomic
+def ticket_return(*, ticket_id: int, actor, reason: str, comment: str = "") -> Ticket:
+    """Hand the ticket back to the centre (退单); refused when it was dispatched as final."""
+    code, comment = parse_return_reason(reason, comment)
+    ticket = _locked(ticket_id)
+    unit = ticket.unit
+    from_state = _transition(ticket, "return_to_centre", actor, at=timezone.now())
+    TicketEvent.record(
+        ticket, "return", from_state, actor=actor, unit=unit, note=comment,
+        payload={"reason": code}, is_public=False,
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_request_extension(*, ticket_id: int, actor, until: dt.datetime, reason: str) -> Ticket:
+    """Ask the centre to move the resolve deadline to `until` (延期申请)."""
+    reason = clean_text(reason, field="reason", max_length=MAX_NOTE, required=True)
+    ticket = _locked(ticket_id)
+    now = timezone.now()
+    from_state = _transition(ticket, "request_extension", actor)
+    current = ticket.resolve_due_at
+    if until <= now or (current is not None and until <= current):
+        raise InvalidInput(
+            "The new deadline must be later than the current one.", fields={"until": ["Too early."]}
+        )
+    if current is not None and until > current + dt.timedelta(days=MAX_EXTENSION_DAYS):
+        raise InvalidInput(
+            f"An extension may add at most {MAX_EXTENSION_DAYS} days.", fields={"until": ["Too late."]}
+        )
+    # The ticket row is locked, so this check cannot race; the constraint backs it up.
+    if ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.PENDING).exists():
+        raise Conflict("An extension request for this ticket is already waiting for the centre.")
+    ExtensionRequest.objects.create(ticket=ticket, until=until, reason=reason, requested_by=actor)
+    TicketEvent.record(
+        ticket, "request_extension", from_state, actor=actor, unit=ticket.unit, note=reason,
+        payload={"until": until.isoformat()}, is_public=False,
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_decide_extension(*, ticket_id: int, actor, approve: bool, note: str = "") -> Ticket:
+    """Approve (the resolve deadline moves) or refuse the pending extension request."""
+    note = clean_text(note, field="comment", max_length=MAX_NOTE, required=False)
+    ticket = _locked(ticket_id)
+    if actor is not None and not ticket.can_centre_act(actor):
+        raise NotAllowed("Only the dispatch centre decides extension requests.")
+    request = ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.PENDING).first()
+    if request is None:
+        raise Conflict("This ticket has no pending extension request.")
+    now = timezone.now()
+    request.status = ExtensionRequest.Status.APPROVED if approve else ExtensionRequest.Status.REFUSED
+    request.decided_by, request.decided_at = actor, now
+    request.save(update_fields=["status", "decided_by", "decided_at"])
+    if approve and ticket.state == State.IN_PROGRESS:
+        ticket.extend_resolve_deadline(request.until)
+        ticket.save()
+    kind = "extension_approved" if approve else "extension_refused"
+    TicketEvent.record(
+        ticket, kind, ticket.state, actor=actor, unit=ticket.unit, note=note,
+        payload={"until": request.until.isoformat()}, is_public=approve,
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_resolve(*, ticket_id: int, actor, reply: str) -> Ticket:
+    """Submit the unit's reply (办结) for the centre to verify."""
+    reply = clean_text(reply, field="reply", max_length=MAX_DESCRIPTION, required=True)
+    ticket = _locked(ticket_id)
+    from_state = _transition(ticket, "resolve", actor, reply=reply, at=timezone.now())
+    TicketEvent.record(ticket, "resolve", from_state, actor=actor, unit=ticket.unit, note=reply, is_public=False)
+    return ticket
+
+
+@transaction.atomic
+def ticket_verify(*, ticket_id: int, actor) -> Ticket:
+    """Accept the unit's reply (核查通过); the citizen sees it and may rate it."""
+    ticket = _locked(ticket_id)
+    from_state = _transition(ticket, "verify", actor, at=timezone.now())
+    TicketEvent.record(ticket, "verify", from_state, actor=actor, unit=ticket.unit, note=ticket.reply)
+    return ticket
+
+
+@transaction.atomic
+def ticket_send_back(*, ticket_id: int, actor, reason: str) -> Ticket:
+    """Refuse the unit's reply (核查不通过) and send the ticket back to it."""
+    reason = clean_text(reason, field="reason", max_length=MAX_NOTE, required=True)
+    ticket = _locked(ticket_id)
+    from_state = _transition(ticket, "send_back", actor, at=timezone.now())
+    TicketEvent.record(ticket, "send_back", from_state, actor=actor, unit=ticket.unit, note=reason, is_public=False)
+    return ticket
+
+
+@transaction.atomic
+def ticket_rate(*, ticket_id: int, actor, rating: str, comment: str = "") -> Ticket:
+    """Record the citizen's rating (回访); "unsatisfied" reopens it to the same unit (重办)."""
+    if rating not in Rating.values:
+        raise InvalidInput(
+            f"Unknown rating {rating!r}.", fields={"rating": [f"Use one of {', '.join(Rating.values)}."]}
+        )
+    comment = clean_text(comment, field="comment", max_length=MAX_NOTE, required=False)
+    ticket = _locked(ticket_id)
+    from_state = _transition(ticket, "rate", actor, rating=rating, at=timezone.now())
+    kind = "reopen" if ticket.state == State.DISPATCHED else "rate"
+    TicketEvent.record(
+        ticket, kind, from_state, actor=actor, unit=ticket.unit, note=comment,
+        payload={"rating": rating, "reopen_count": ticket.reopen_count},
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_expire_feedback(*, ticket_id: int, actor=None) -> Ticket:
+    """Close a ticket whose rating window passed with no rating (the system only: people get 403)."""
+    ticket = _locked(ticket_id)
+    from_state = _transition(ticket, "expire_feedback", actor, at=timezone.now())
+    TicketEvent.record(ticket, "expire_feedback", from_state)
+    return ticket
+
+
+@transaction.atomic
+def ticket_archive(*, ticket_id: int, actor=None) -> Ticket:
+    """File a closed, rejected or merged ticket for good (归档)."""
+    ticket = _locked(ticket_id)
+    from_state = _transition(ticket, "archive", actor, at=timezone.now())
+    TicketEvent.record(ticket, "archive", from_state, actor=actor)
+    return ticket
