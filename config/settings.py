@@ -160,6 +160,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "tickets.models.Channel",
+        "EntryChannelEnum": [("staff", "Staff"), ("phone", "Phone call")],
+    },
 }
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -12,6 +12,15 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _static_files_without_collectstatic(settings):
+    # Production serves hashed files from a manifest made by collectstatic at release.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fresh_calendar_cache():
     # Each test builds its own calendar rows; never reuse another test's cached year.
     calendar.clear_cache()

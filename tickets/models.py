@@ -207,6 +207,7 @@ class Ticket(FSMModelMixin, models.Model):
         setattr(self, f"{stage}_warn_at", start + (due - start) * WARNING_FRACTION)
 
     def _refresh_sla(self, state: str | None = None) -> None:
+        # Transitions pass their target: django-fsm sets the new state after they return.
         stages = RUNNING_STAGES.get(state or self.state, ())
         dues = [(getattr(self, f"{s}_due_at"), getattr(self, f"{s}_warn_at")) for s in stages]
         dues = [d for d in dues if d[0] is not None]
@@ -259,13 +260,13 @@ class Ticket(FSMModelMixin, models.Model):
     def accept(self, *, at: dt.datetime) -> None:
         """Accept the report as a valid request (受理)."""
         self.accepted_at = at
-        self._refresh_sla()
+        self._refresh_sla(State.ACCEPTED)
 
     @transition(field=state, source=State.REPORTED, target=State.REJECTED, permission=can_centre_act)
     def reject(self, *, at: dt.datetime) -> None:
         """Refuse the report: spam, out of scope (不予受理)."""
         self.closed_at = at
-        self._refresh_sla()
+        self._refresh_sla(State.REJECTED)
 
     @transition(field=state, source=[State.REPORTED, State.ACCEPTED], target=State.MERGED,
                 permission=can_centre_act)
@@ -273,7 +274,7 @@ class Ticket(FSMModelMixin, models.Model):
         """Fold this duplicate into `into`, which carries it from now on (合并)."""
         self.merged_into = into
         self.closed_at = at
-        self._refresh_sla()
+        self._refresh_sla(State.MERGED)
 
     @transition(field=state, source=[State.REPORTED, State.ACCEPTED], target=State.DISPATCHED,
                 permission=can_centre_act)
@@ -286,13 +287,13 @@ class Ticket(FSMModelMixin, models.Model):
         self.claimed_at = None
         self._start_stage("claim", at)
         self._start_stage("resolve", at)
-        self._refresh_sla()
+        self._refresh_sla(State.DISPATCHED)
 
     @transition(field=state, source=State.DISPATCHED, target=State.IN_PROGRESS, permission=can_unit_act)
     def claim(self, *, at: dt.datetime) -> None:
         """Sign for the ticket (签收): the unit takes it on."""
         self.claimed_at = at
-        self._refresh_sla()
+        self._refresh_sla(State.IN_PROGRESS)
 
     @transition(field=state, source=[State.DISPATCHED, State.IN_PROGRESS], target=State.ACCEPTED,
                 permission=can_unit_act, conditions=[lambda t: not t.is_final_dispatch])
@@ -302,7 +303,7 @@ class Ticket(FSMModelMixin, models.Model):
         self.return_count += 1
         self.claimed_at = None
         self._start_stage("accept", at)
-        self._refresh_sla()
+        self._refresh_sla(State.ACCEPTED)
 
     @transition(field=state, source=State.IN_PROGRESS, target=State.IN_PROGRESS, permission=can_unit_act)
     def request_extension(self) -> None:
@@ -313,7 +314,7 @@ class Ticket(FSMModelMixin, models.Model):
         """Submit the unit's reply (办结) for the centre to verify."""
         self.reply = reply
         self.resolved_at = at
-        self._refresh_sla()
+        self._refresh_sla(State.RESOLVED)
 
     @transition(field=state, source=State.RESOLVED, target=State.AWAITING_FEEDBACK,
                 permission=can_centre_act)
@@ -321,13 +322,13 @@ class Ticket(FSMModelMixin, models.Model):
         """Accept the unit's reply (核查通过); the citizen's rating clock starts."""
         self.verified_at = at
         self._start_stage("feedback", at)
-        self._refresh_sla()
+        self._refresh_sla(State.AWAITING_FEEDBACK)
 
     @transition(field=state, source=State.RESOLVED, target=State.IN_PROGRESS, permission=can_centre_act)
     def send_back(self, *, at: dt.datetime) -> None:
         """Refuse the unit's reply (核查不通过): the unit works on against its running deadline."""
         self.resolved_at = None
-        self._refresh_sla()
+        self._refresh_sla(State.IN_PROGRESS)
 
     @transition(field=state, source=State.AWAITING_FEEDBACK,
                 target=RETURN_VALUE(State.CLOSED, State.DISPATCHED), permission=can_rate)
@@ -343,7 +344,6 @@ class Ticket(FSMModelMixin, models.Model):
         self.claimed_at = self.resolved_at = self.verified_at = None
         self._start_stage("claim", at)
         self._start_stage("resolve", at)
-        # django-fsm sets the new state only after this returns.
         self._refresh_sla(State.DISPATCHED)
         return State.DISPATCHED
 
@@ -352,14 +352,14 @@ class Ticket(FSMModelMixin, models.Model):
     def expire_feedback(self, *, at: dt.datetime) -> None:
         """Close the ticket with no rating when the feedback window has passed."""
         self.closed_at = at
-        self._refresh_sla()
+        self._refresh_sla(State.CLOSED)
 
     @transition(field=state, source=[State.CLOSED, State.REJECTED, State.MERGED],
                 target=State.ARCHIVED, permission=can_centre_act)
     def archive(self, *, at: dt.datetime) -> None:
         """File the ticket for good (归档): read-only from now on."""
         self.archived_at = at
-        self._refresh_sla()
+        self._refresh_sla(State.ARCHIVED)
 
 
 class ExtensionRequest(models.Model):

@@ -14,7 +14,8 @@ FORWARD = [
     """
     CREATE OR REPLACE FUNCTION tickets_event_append_only() RETURNS trigger AS $$
     BEGIN
-        RAISE EXCEPTION 'ticket events are append-only (% refused)', TG_OP;
+        RAISE EXCEPTION 'ticket events are append-only (% refused)', TG_OP
+            USING ERRCODE = 'restrict_violation';
     END;
     $$ LANGUAGE plpgsql
     """,
