@@ -21,6 +21,15 @@ def _static_files_without_collectstatic(settings):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    # Throttle counters live in the cache (Redis): one test's requests must not
+    # throttle the next one's.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_calendar_cache():
     # Each test builds its own calendar rows; never reuse another test's cached year.
     calendar.clear_cache()

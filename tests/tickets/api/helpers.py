@@ -1,0 +1,29 @@
+"""Small shared checks for the staff API tests: URLs and the contract's error format."""
+
+TICKETS = "/api/v1/tickets/"
+
+TICKET_KEYS = {
+    "number", "state", "channel", "category", "unit", "description", "location",
+    "reported_at", "deadlines", "sla", "reopen_count", "support_count",
+}
+EVENT_KEYS = {"kind", "from_state", "to_state", "actor", "unit", "note", "at"}
+
+
+def ticket_url(ticket) -> str:
+    return f"{TICKETS}{ticket.number}/"
+
+
+def transition_url(ticket, transition: str) -> str:
+    return f"{TICKETS}{ticket.number}/{transition}/"
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    """Check the status and the `{"error", "detail"}` body; return the body."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body.get("error"), str) and body["error"]
+    assert isinstance(body.get("detail"), str) and body["detail"]
+    if code is not None:
+        assert body["error"] == code, body
+    return body
