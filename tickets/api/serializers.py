@@ -34,6 +34,14 @@ def _codes(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _known(value: str, allowed: list[str], what: str) -> list[str]:
+    items = _codes(value)
+    unknown = sorted(set(items) - set(allowed))
+    if unknown:
+        raise serializers.ValidationError(f"Unknown {what}(s): {', '.join(unknown)}.")
+    return items
+
+
 class TicketFilterInput(serializers.Serializer):
     state = serializers.CharField(required=False, help_text="Comma-separated states.")
     unit = serializers.CharField(required=False, help_text="Comma-separated unit codes.")
@@ -45,18 +53,10 @@ class TicketFilterInput(serializers.Serializer):
     q = serializers.CharField(required=False, max_length=200, help_text="Number, phone or text.")
 
     def validate_state(self, value: str) -> list[str]:
-        states = _codes(value)
-        unknown = sorted(set(states) - set(State.values))
-        if unknown:
-            raise serializers.ValidationError(f"Unknown state(s): {', '.join(unknown)}.")
-        return states
+        return _known(value, State.values, "state")
 
     def validate_channel(self, value: str) -> list[str]:
-        channels = _codes(value)
-        unknown = sorted(set(channels) - set(Channel.values))
-        if unknown:
-            raise serializers.ValidationError(f"Unknown channel(s): {', '.join(unknown)}.")
-        return channels
+        return _known(value, Channel.values, "channel")
 
     def validate_unit(self, value: str) -> list[str]:
         return _codes(value)
