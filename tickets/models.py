@@ -369,6 +369,7 @@ class ExtensionRequest(models.Model):
         PENDING = "pending", _("pending")
         APPROVED = "approved", _("approved")
         REFUSED = "refused", _("refused")
+        WITHDRAWN = "withdrawn", _("withdrawn (the unit no longer holds the ticket)")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="extension_requests")
     until = models.DateTimeField(_("requested deadline"))

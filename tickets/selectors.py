@@ -92,7 +92,7 @@ def ticket_list(
 def _text_filter(text: str) -> Q:
     # A ticket number or a phone number is an exact, indexed match; other text goes to
     # the trigram indexes on description and address (PostgreSQL).
-    if _NUMBER.match(text):
+    if _NUMBER.match(text) and not text.startswith("0086"):
         return Q(number=text)
     if _PHONE_LIKE.match(text):
         try:

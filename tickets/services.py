@@ -261,6 +261,8 @@ def ticket_return(*, ticket_id: int, actor, reason: str, comment: str = "") -> T
     ticket = _locked(ticket_id)
     unit = ticket.unit
     from_state = _transition(ticket, "return_to_centre", actor, at=timezone.now())
+    # The unit's open extension request leaves with the unit: the next unit asks for itself.
+    _withdraw_extension_requests(ticket)
     TicketEvent.record(
         ticket, "return", from_state, actor=actor, unit=unit, note=comment,
         payload={"reason": code}, is_public=False,
@@ -295,6 +297,16 @@ def ticket_request_extension(*, ticket_id: int, actor, until: dt.datetime, reaso
     return ticket
 
 
+def _withdraw_extension_requests(ticket: Ticket) -> None:
+    ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.PENDING).update(
+        status=ExtensionRequest.Status.WITHDRAWN, decided_at=timezone.now()
+    )
+
+
+# While the resolve clock matters: claimed, or resolved and possibly sent back.
+_EXTENSIBLE = frozenset({State.IN_PROGRESS, State.RESOLVED})
+
+
 @transaction.atomic
 def ticket_decide_extension(*, ticket_id: int, actor, approve: bool, note: str = "") -> Ticket:
     """Approve (the resolve deadline moves) or refuse the pending extension request."""
@@ -305,11 +317,13 @@ def ticket_decide_extension(*, ticket_id: int, actor, approve: bool, note: str =
     request = ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.PENDING).first()
     if request is None:
         raise Conflict("This ticket has no pending extension request.")
+    if ticket.state not in _EXTENSIBLE:
+        raise Conflict(f"A ticket that is {ticket.state} has no resolve deadline to extend.")
     now = timezone.now()
     request.status = ExtensionRequest.Status.APPROVED if approve else ExtensionRequest.Status.REFUSED
     request.decided_by, request.decided_at = actor, now
     request.save(update_fields=["status", "decided_by", "decided_at"])
-    if approve and ticket.state == State.IN_PROGRESS:
+    if approve:
         ticket.extend_resolve_deadline(request.until)
         ticket.save()
     kind = "extension_approved" if approve else "extension_refused"
@@ -335,6 +349,7 @@ def ticket_verify(*, ticket_id: int, actor) -> Ticket:
     """Accept the unit's reply (核查通过); the citizen sees it and may rate it."""
     ticket = _locked(ticket_id)
     from_state = _transition(ticket, "verify", actor, at=timezone.now())
+    _withdraw_extension_requests(ticket)
     TicketEvent.record(ticket, "verify", from_state, actor=actor, unit=ticket.unit, note=ticket.reply)
     return ticket
 

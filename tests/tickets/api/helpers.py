@@ -1,4 +1,4 @@
-"""Small shared checks for the staff API tests: URLs and the contract's error format."""
+"""Shared pieces of the staff API tests: URLs, contract keys, the error check, one transition."""
 
 TICKETS = "/api/v1/tickets/"
 
@@ -27,3 +27,8 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     if code is not None:
         assert body["error"] == code, body
     return body
+
+
+def act(client, ticket, transition: str, body: dict | None = None):
+    """POST one transition of the ticket with a JSON body; return the response."""
+    return client.post(transition_url(ticket, transition), body or {}, format="json")

@@ -3,7 +3,7 @@
 import json
 
 from tests.factories import make_ticket
-from tests.tickets.api.helpers import TICKETS, assert_error, ticket_url, transition_url
+from tests.tickets.api.helpers import TICKETS, act, assert_error, ticket_url, transition_url
 from tickets.models import State, Ticket, TicketEvent
 
 
@@ -18,9 +18,7 @@ def test_field_error_is_400_json_with_fields(city, api):
 def test_domain_field_error_is_400_json_with_fields(city, api):
     ticket = make_ticket(city, State.ACCEPTED)
 
-    response = api(city.dispatcher).post(
-        transition_url(ticket, "dispatch"), {"unit": "no-such-unit"}, format="json"
-    )
+    response = act(api(city.dispatcher), ticket, "dispatch", {"unit": "no-such-unit"})
 
     body = assert_error(response, 400, "invalid")
     assert "unit" in body["fields"]
@@ -33,7 +31,7 @@ def test_missing_credentials_is_401_json(city, api):
 def test_wrong_role_is_403_json(city, api):
     ticket = make_ticket(city, State.REPORTED)
 
-    response = api(city.operator).post(transition_url(ticket, "accept"), {}, format="json")
+    response = act(api(city.operator), ticket, "accept")
 
     assert_error(response, 403, "forbidden")
 
@@ -51,7 +49,7 @@ def test_unknown_ticket_number_is_404_json(city, api):
 def test_wrong_state_is_409_json(city, api):
     ticket = make_ticket(city, State.ACCEPTED)
 
-    response = api(city.dispatcher).post(transition_url(ticket, "accept"), {}, format="json")
+    response = act(api(city.dispatcher), ticket, "accept")
 
     assert_error(response, 409, "conflict")
 
@@ -59,7 +57,9 @@ def test_wrong_state_is_409_json(city, api):
 def test_wrong_method_is_405_json(city, api):
     ticket = make_ticket(city, State.REPORTED)
 
-    assert_error(api(city.dispatcher).get(transition_url(ticket, "accept")), 405, "method_not_allowed")
+    response = api(city.dispatcher).get(transition_url(ticket, "accept"))
+
+    assert_error(response, 405, "method_not_allowed")
 
 
 def test_body_over_64_kib_is_413_json(city, api):
@@ -124,7 +124,8 @@ def test_json_array_instead_of_an_object_is_400_json(city, api):
 
 def test_form_encoded_body_is_415_json(city, api):
     response = api(city.operator).post(
-        TICKETS, "category=water-outage&description=x", content_type="application/x-www-form-urlencoded"
+        TICKETS, "category=water-outage&description=x",
+        content_type="application/x-www-form-urlencoded",
     )
 
     assert_error(response, 415, "unsupported_media_type")

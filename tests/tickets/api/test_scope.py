@@ -3,7 +3,7 @@
 import pytest
 
 from tests.factories import make_ticket
-from tests.tickets.api.helpers import TICKETS, assert_error, ticket_url, transition_url
+from tests.tickets.api.helpers import TICKETS, act, assert_error, ticket_url
 from tickets.models import State, Ticket, TicketEvent
 
 TRANSITIONS = [
@@ -73,9 +73,7 @@ def test_other_units_handler_gets_404_on_every_transition(city, api, tickets, tr
     ticket = tickets["bureau"]
     events = TicketEvent.objects.filter(ticket=ticket).count()
 
-    response = api(city.other_handler).post(
-        transition_url(ticket, transition), VALID_BODIES.get(transition, {}), format="json"
-    )
+    response = act(api(city.other_handler), ticket, transition, VALID_BODIES.get(transition, {}))
 
     assert_error(response, 404, "not_found")
     assert Ticket.objects.get(id=ticket.id).state == State.IN_PROGRESS
@@ -83,10 +81,12 @@ def test_other_units_handler_gets_404_on_every_transition(city, api, tickets, tr
 
 
 @pytest.mark.parametrize("transition", TRANSITIONS)
-def test_handler_gets_404_on_every_transition_of_an_undispatched_ticket(city, api, tickets, transition):
-    response = api(city.handler).post(
-        transition_url(tickets["reported"], transition), VALID_BODIES.get(transition, {}), format="json"
-    )
+def test_handler_gets_404_on_every_transition_of_an_undispatched_ticket(
+    city, api, tickets, transition
+):
+    body = VALID_BODIES.get(transition, {})
+
+    response = act(api(city.handler), tickets["reported"], transition, body)
 
     assert_error(response, 404, "not_found")
     assert Ticket.objects.get(id=tickets["reported"].id).state == State.REPORTED
@@ -107,7 +107,7 @@ def test_supervisor_does_not_see_tickets_outside_the_district(city, api, tickets
 
 
 def test_supervisor_reads_but_cannot_claim_a_street_ticket(city, api, tickets):
-    response = api(city.supervisor).post(transition_url(tickets["street"], "claim"), {}, format="json")
+    response = act(api(city.supervisor), tickets["street"], "claim")
 
     assert_error(response, 403, "forbidden")
     assert Ticket.objects.get(id=tickets["street"].id).state == State.DISPATCHED
@@ -151,7 +151,7 @@ def test_staff_without_membership_cannot_search_a_ticket_by_number(city, api, ti
 
 
 def test_staff_without_membership_gets_404_on_a_transition(city, api, tickets):
-    response = api(city.outsider).post(transition_url(tickets["reported"], "accept"), {}, format="json")
+    response = act(api(city.outsider), tickets["reported"], "accept")
 
     assert_error(response, 404)
     assert Ticket.objects.get(id=tickets["reported"].id).state == State.REPORTED

@@ -71,7 +71,9 @@ def test_created_ticket_starts_the_accept_clock_only(city, api):
     deadlines = api(city.operator).post(TICKETS, _phone_call(), format="json").json()["deadlines"]
 
     assert deadlines["accept"] is not None
-    assert deadlines["claim"] is None and deadlines["resolve"] is None and deadlines["feedback"] is None
+    assert deadlines["claim"] is None
+    assert deadlines["resolve"] is None
+    assert deadlines["feedback"] is None
 
 
 def test_channel_defaults_to_staff(city, api):
@@ -151,8 +153,9 @@ def test_required_field_missing_is_refused(city, api, counts, missing):
 def test_inactive_category_is_refused(city, api, counts):
     make_category(code="water-pressure", default_unit=city.bureau, is_active=False)
     before = counts()
+    body = _phone_call(category="water-pressure")
 
-    response = api(city.operator).post(TICKETS, _phone_call(category="water-pressure"), format="json")
+    response = api(city.operator).post(TICKETS, body, format="json")
 
     assert "category" in assert_error(response, 400)["fields"]
     assert counts() == before
@@ -181,7 +184,9 @@ def test_body_over_64_kib_is_413_and_writes_nothing(city, api, counts):
 def test_malformed_json_is_400_malformed_and_writes_nothing(city, api, counts):
     before = counts()
 
-    response = api(city.operator).post(TICKETS, b'{"category": "water-outage",', content_type="application/json")
+    response = api(city.operator).post(
+        TICKETS, b'{"category": "water-outage",', content_type="application/json"
+    )
 
     assert_error(response, 400, "malformed")
     assert counts() == before

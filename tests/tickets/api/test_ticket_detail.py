@@ -134,7 +134,9 @@ def test_detail_event_note_carries_the_reason(city, api):
 
 
 def test_handler_sees_the_reporters_phone_masked(city, api):
-    ticket = make_ticket(city, State.DISPATCHED, reporter_phone="13800138000", reporter_name="王小明")
+    ticket = make_ticket(
+        city, State.DISPATCHED, reporter_phone="13800138000", reporter_name="王小明"
+    )
 
     reporter = api(city.handler).get(ticket_url(ticket)).json()["reporter"]
 
@@ -163,7 +165,9 @@ def test_supervisor_sees_the_reporters_phone_masked(city, api):
 
 
 def test_operator_sees_the_reporters_phone_in_full(city, api):
-    ticket = make_ticket(city, State.DISPATCHED, reporter_phone="13800138000", reporter_name="王小明")
+    ticket = make_ticket(
+        city, State.DISPATCHED, reporter_phone="13800138000", reporter_name="王小明"
+    )
 
     reporter = api(city.operator).get(ticket_url(ticket)).json()["reporter"]
 

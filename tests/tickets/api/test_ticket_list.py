@@ -218,7 +218,10 @@ def test_inverted_report_time_range_is_refused(city, api):
 
     response = api(city.dispatcher).get(
         TICKETS,
-        {"reported_after": now.isoformat(), "reported_before": (now - dt.timedelta(days=1)).isoformat()},
+        {
+            "reported_after": now.isoformat(),
+            "reported_before": (now - dt.timedelta(days=1)).isoformat(),
+        },
     )
 
     body = assert_error(response, 400)
@@ -280,5 +283,23 @@ def test_filters_combine(city, api):
     make_ticket(city, State.DISPATCHED, description="路灯不亮")
 
     response = api(city.dispatcher).get(TICKETS, {"state": "dispatched", "q": "水管"})
+
+    assert _numbers(response) == [wanted.number]
+
+
+def test_search_by_reporter_phone_with_the_plus_86_prefix(city, api):
+    wanted = make_ticket(city, reporter_phone="13912345678")
+    make_ticket(city)
+
+    response = api(city.dispatcher).get(TICKETS, {"q": "+86 139 1234 5678"})
+
+    assert _numbers(response) == [wanted.number]
+
+
+def test_search_by_reporter_phone_with_the_0086_prefix(city, api):
+    wanted = make_ticket(city, reporter_phone="13912345678")
+    make_ticket(city)
+
+    response = api(city.dispatcher).get(TICKETS, {"q": "008613912345678"})
 
     assert _numbers(response) == [wanted.number]

@@ -1,0 +1,428 @@
+"""A city's year of tickets, generated inside PostgreSQL (INSERT ... SELECT FROM generate_series).
+
+One statement makes a batch of ~100k tickets, a second one their events; nothing goes
+through the ORM row by row. The shape follows a real hotline:
+
+- ids (and numbers) rise with `reported_at`, spread evenly over the last 365 days;
+- a ticket is likelier to be open the younger it is (0.9·e^(-age/60 d) + 6 %), so about
+  a fifth of all tickets are open, most of them recent, with an old backlog that is
+  past its deadline; ~3 % rejected, ~2 % merged, the rest (~75 %) closed or archived
+  (archived 30 days after closing);
+- categories are skewed (some are far more common than others); 70 % of the tickets
+  that reached a unit went where the category routes them (functional categories to
+  their bureau or utility, territorial ones to a district or street), 30 % anywhere
+  among the 121 handling units; no unit only for reported/accepted/rejected/merged;
+- deadlines (*_due_at, *_warn_at) follow the category's policy (working days taken as
+  1.4 calendar days) from the moment each stage started; due_at/warn_at hold the
+  nearest running deadline only in the states whose clocks run, as the model keeps them;
+- the history is abridged to the usual lines (~4 a ticket): report, accept or dispatch,
+  claim/resolve/verify for open work, rate or archive for closed work, reject or merge.
+
+The data are reproducible (setseed per batch).
+"""
+
+import datetime as dt
+import random
+import time
+
+from django.db import connection, transaction
+
+BATCH = 100_000
+ARCHIVE_AFTER_DAYS = 30
+
+PHRASES = [
+    "小区门口井盖缺失，存在安全隐患",
+    "楼下餐馆油烟扰民，晚上无法开窗",
+    "路灯不亮已经一周了",
+    "停水两天了没有任何通知",
+    "自来水发黄有异味",
+    "施工噪音深夜十二点还在继续",
+    "人行道被占道经营的摊贩堵住",
+    "垃圾桶满了没人清运，气味很大",
+    "小区有人违章搭建阳光房",
+    "道路破损坑洼，电动车容易摔倒",
+    "公交站台遮雨棚损坏",
+    "暴雨后路口积水严重",
+    "燃气表读数异常，费用偏高",
+    "停电没有提前发布通知",
+    "物业不作为，电梯经常故障",
+    "共享单车乱停放堵塞盲道",
+    "广场舞音响声音太大",
+    "河道有垃圾漂浮，气味难闻",
+    "树枝压到电线，担心断线",
+    "小区供暖温度不达标",
+    "出租车拒载，司机态度恶劣",
+    "学校周边交通拥堵，需要交警疏导",
+    "工地渣土车撒漏污染路面",
+    "下水道堵塞污水外溢",
+    "菜市场周边环境脏乱差",
+    "红绿灯时间设置不合理",
+    "楼道堆放杂物，消防通道堵塞",
+    "流浪狗伤人，请有关部门处理",
+    "社区卫生服务中心排队时间太长",
+    "建议增设公交线路方便出行",
+]
+PREFIXES = ["", "市民反映：", "来电称", "网友留言："]
+ROADS = [
+    "中南路", "中山大道", "解放大道", "建设大道", "武珞路", "民主路", "友谊大道", "和平大道",
+    "珞喻路", "鹦鹉大道", "汉阳大道", "京汉大道", "发展大道", "青年路", "沿江大道", "光谷大道",
+    "雄楚大道", "长江二路", "徐东大街", "积玉桥街",
+]
+SURNAMES = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "胡", "朱", "高", "林"]
+
+# State paths, abridged to the usual history lines: (state, order, kind, from, to,
+# timestamp column, whether the line names the unit, whether the citizen sees it).
+_R, _A, _D, _C, _S, _V, _X, _Z = (
+    "reported_at", "accepted_at", "dispatched_at", "claimed_at", "resolved_at", "verified_at",
+    "closed_at", "archived_at",
+)
+PATHS = {
+    "reported": [("report", "", "reported", _R)],
+    "accepted": [("report", "", "reported", _R), ("accept", "reported", "accepted", _A)],
+    "dispatched": [("report", "", "reported", _R), ("accept", "reported", "accepted", _A),
+                   ("dispatch", "accepted", "dispatched", _D)],
+    "in_progress": [("report", "", "reported", _R), ("dispatch", "reported", "dispatched", _D),
+                    ("claim", "dispatched", "in_progress", _C)],
+    "resolved": [("report", "", "reported", _R), ("dispatch", "reported", "dispatched", _D),
+                 ("claim", "dispatched", "in_progress", _C), ("resolve", "in_progress", "resolved", _S)],
+    "awaiting_feedback": [("report", "", "reported", _R), ("dispatch", "reported", "dispatched", _D),
+                          ("resolve", "in_progress", "resolved", _S),
+                          ("verify", "resolved", "awaiting_feedback", _V)],
+    "closed": [("report", "", "reported", _R), ("dispatch", "reported", "dispatched", _D),
+               ("resolve", "in_progress", "resolved", _S), ("rate", "awaiting_feedback", "closed", _X)],
+    "archived": [("report", "", "reported", _R), ("dispatch", "reported", "dispatched", _D),
+                 ("rate", "awaiting_feedback", "closed", _X), ("archive", "closed", "archived", _Z)],
+    "rejected": [("report", "", "reported", _R), ("reject", "reported", "rejected", _X)],
+    "merged": [("report", "", "reported", _R), ("merge", "reported", "merged", _X)],
+}
+_UNIT_KINDS = {"dispatch", "claim", "resolve", "verify"}
+_PRIVATE_KINDS = {"resolve"}
+
+REACHED = {  # the timestamp columns each state has reached
+    _A: ("accepted", "dispatched", "in_progress", "resolved", "awaiting_feedback", "closed", "archived"),
+    _D: ("dispatched", "in_progress", "resolved", "awaiting_feedback", "closed", "archived"),
+    _C: ("in_progress", "resolved", "awaiting_feedback", "closed", "archived"),
+    _S: ("resolved", "awaiting_feedback", "closed", "archived"),
+    _V: ("awaiting_feedback", "closed", "archived"),
+}
+
+
+def _in(states) -> str:
+    return "st IN (" + ", ".join(f"'{s}'" for s in states) + ")"
+
+
+
+def _interval(amount: int, unit: str) -> dt.timedelta:
+    # Working days are taken as 1.4 calendar days: deadlines only need to be plausible.
+    return dt.timedelta(hours=amount) if unit == "hours" else dt.timedelta(days=amount * 1.4)
+
+
+TICKETS_SQL = f"""
+INSERT INTO tickets_ticket (
+    id, number, state, channel, category_id, unit_id, description, address, lat, lng,
+    reporter_name, reporter_phone, access_code_hash,
+    reported_at, accepted_at, dispatched_at, claimed_at, resolved_at, verified_at, closed_at, archived_at,
+    accept_due_at, accept_warn_at, claim_due_at, claim_warn_at, resolve_due_at, resolve_warn_at,
+    feedback_due_at, feedback_warn_at, due_at, warn_at,
+    is_final_dispatch, reopen_count, support_count, return_count, merged_into_id, reply, rating, updated_at
+)
+WITH g AS MATERIALIZED (
+    SELECT i, 365.0 * (1 - (i - 0.5) / %(n)s) AS age,
+           random() AS r_state, random() AS r_sub, random() AS r_cat, random() AS r_route,
+           random() AS r_unit, random() AS r_chan, random() AS r_text, random() AS r_addr,
+           random() AS r_who, random() AS r_misc, random() AS r_jit, random() AS r_no,
+           random() AS d1, random() AS d2, random() AS d3, random() AS d4, random() AS d5,
+           random() AS d6, random() AS d7
+    FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS i
+), s AS MATERIALIZED (
+    SELECT g.*, c.id AS category_id, c.default_unit_id, c.accept_iv, c.claim_iv, c.resolve_iv, c.feedback_iv,
+           %(now)s::timestamptz - make_interval(secs => g.age * 86400 + g.r_jit * 900) AS reported_at,
+           0.9 * exp(-g.age / 60) + 0.06 AS p_open,
+           -- typical stage durations in seconds: accept, dispatch, claim, resolve, verify, close
+           60 + d1 * 3540 AS s1, 300 + d2 * 6900 AS s2, 600 + d3 * 13800 AS s3,
+           43200 + d4 * 7 * 86400 AS s4, 3600 + d5 * 82800 AS s5, 43200 + d6 * 3 * 86400 AS s6
+    FROM g JOIN bench_category c ON c.idx = 1 + floor(%(ncat)s * power(g.r_cat, 1.6))::int
+), t AS MATERIALIZED (
+    SELECT s.*,
+           -- squeeze the path into 90 %% of the ticket's age so nothing lies in the future
+           least(1.0, 0.9 * age * 86400 / (s1 + s2 + s3 + s4 + s5 + s6)) AS k
+    FROM s
+), u AS MATERIALIZED (
+    SELECT t.*,
+           reported_at + make_interval(secs => k * s1) AS c1,
+           reported_at + make_interval(secs => k * (s1 + s2)) AS c2,
+           reported_at + make_interval(secs => k * (s1 + s2 + s3)) AS c3,
+           reported_at + make_interval(secs => k * (s1 + s2 + s3 + s4)) AS c4,
+           reported_at + make_interval(secs => k * (s1 + s2 + s3 + s4 + s5)) AS c5,
+           reported_at + make_interval(secs => k * (s1 + s2 + s3 + s4 + s5 + s6)) AS c6,
+           CASE
+             WHEN r_state < p_open THEN
+               CASE WHEN age < 1 THEN
+                 CASE WHEN r_sub < .25 THEN 'reported' WHEN r_sub < .40 THEN 'accepted'
+                      WHEN r_sub < .75 THEN 'dispatched' ELSE 'in_progress' END
+               ELSE
+                 CASE WHEN r_sub < .02 THEN 'reported' WHEN r_sub < .05 THEN 'accepted'
+                      WHEN r_sub < .25 THEN 'dispatched' WHEN r_sub < .75 THEN 'in_progress'
+                      WHEN r_sub < .85 THEN 'resolved' ELSE 'awaiting_feedback' END
+               END
+             WHEN r_state < p_open + .03 OR i = 1 AND r_state < p_open + .05 THEN 'rejected'
+             WHEN r_state < p_open + .05 THEN 'merged'
+             WHEN reported_at + make_interval(secs => k * (s1 + s2 + s3 + s4 + s5 + s6))
+                  > %(now)s::timestamptz - interval '{ARCHIVE_AFTER_DAYS} days' THEN 'closed'
+             ELSE 'archived'
+           END AS st
+    FROM t
+), v AS (
+    SELECT u.*,
+           CASE WHEN {_in(REACHED[_A])} THEN c1 END AS accepted_at,
+           CASE WHEN {_in(REACHED[_D])} THEN c2 END AS dispatched_at,
+           CASE WHEN {_in(REACHED[_C])} THEN c3 END AS claimed_at,
+           CASE WHEN {_in(REACHED[_S])} THEN c4 END AS resolved_at,
+           CASE WHEN {_in(REACHED[_V])} THEN c5 END AS verified_at,
+           CASE WHEN {_in(("closed", "archived"))} THEN c6
+                WHEN {_in(("rejected", "merged"))} THEN c1 END AS closed_at,
+           CASE WHEN st = 'archived' THEN least(c6 + interval '{ARCHIVE_AFTER_DAYS} days'
+                                                 + make_interval(secs => d7 * 172800), %(now)s::timestamptz)
+           END AS archived_at,
+           CASE WHEN r_chan < .45 THEN 'phone' WHEN r_chan < .65 THEN 'web' WHEN r_chan < .75 THEN 'sms'
+                WHEN r_chan < .80 THEN 'weibo' WHEN r_chan < .85 THEN 'open311' ELSE 'staff' END AS channel
+    FROM u
+), w AS (
+    SELECT v.*,
+           reported_at + accept_iv AS accept_due, reported_at + accept_iv * 0.8 AS accept_warn,
+           dispatched_at + claim_iv AS claim_due, dispatched_at + claim_iv * 0.8 AS claim_warn,
+           dispatched_at + resolve_iv AS resolve_due, dispatched_at + resolve_iv * 0.8 AS resolve_warn,
+           verified_at + feedback_iv AS feedback_due, verified_at + feedback_iv * 0.8 AS feedback_warn
+    FROM v
+)
+SELECT
+    i,
+    to_char(reported_at AT TIME ZONE %(tz)s, 'YYMMDD') || lpad(i::text, 7, '0'),
+    st, channel, category_id,
+    CASE WHEN {_in(("reported", "accepted", "rejected", "merged"))} THEN NULL
+         WHEN r_route < .7 THEN coalesce(default_unit_id, (%(territorial)s::bigint[])[1 + floor(r_unit * %(nterritorial)s)::int])
+         ELSE (%(units)s::bigint[])[1 + floor(r_unit * %(nunits)s)::int] END,
+    (%(prefixes)s::text[])[(1 + i %% {len(PREFIXES)})::int] || (%(phrases)s::text[])[1 + floor(r_text * {len(PHRASES)})::int]
+        || '，请尽快处理。（' || i || '）',
+    (%(districts)s::text[])[1 + floor(r_addr * %(ndistricts)s)::int] || (%(roads)s::text[])[(1 + i %% {len(ROADS)})::int]
+        || (1 + floor(r_no * 388))::int || '号',
+    CASE WHEN channel <> 'phone' THEN round((30.45 + r_addr * 0.30)::numeric, 6) END,
+    CASE WHEN channel <> 'phone' THEN round((114.10 + r_misc * 0.40)::numeric, 6) END,
+    CASE WHEN channel IN ('phone', 'sms') OR channel = 'web' AND r_who < .5 THEN
+        (%(surnames)s::text[])[1 + floor(r_who * {len(SURNAMES)})::int] || CASE WHEN i %% 2 = 0 THEN '先生' ELSE '女士' END
+        ELSE '' END,
+    CASE WHEN channel IN ('phone', 'sms') OR channel = 'web' AND r_who < .5 THEN
+        '1' || (30 + floor(r_who * 60))::int || lpad(((i * 7919) %% 100000000)::text, 8, '0')
+        ELSE '' END,
+    'h1$bench$' || i,
+    reported_at, accepted_at, dispatched_at, claimed_at, resolved_at, verified_at, closed_at, archived_at,
+    accept_due, accept_warn, claim_due, claim_warn, resolve_due, resolve_warn, feedback_due, feedback_warn,
+    CASE WHEN st IN ('reported', 'accepted') THEN accept_due
+         WHEN st = 'dispatched' THEN least(claim_due, resolve_due)
+         WHEN st = 'in_progress' THEN resolve_due
+         WHEN st = 'awaiting_feedback' THEN feedback_due END,
+    CASE WHEN st IN ('reported', 'accepted') THEN accept_warn
+         WHEN st = 'dispatched' THEN least(claim_warn, resolve_warn)
+         WHEN st = 'in_progress' THEN resolve_warn
+         WHEN st = 'awaiting_feedback' THEN feedback_warn END,
+    dispatched_at IS NOT NULL AND r_misc < .05,
+    CASE WHEN dispatched_at IS NOT NULL AND r_misc > .98 THEN 1 ELSE 0 END,
+    floor(power(r_misc, 12) * 30)::int,
+    0,
+    CASE WHEN st = 'merged' THEN i - 1 - floor(r_misc * least(i - 2, 50))::bigint END,
+    CASE WHEN resolved_at IS NOT NULL THEN '经核实，已安排处理完毕，感谢您的反映。' ELSE '' END,
+    CASE WHEN {_in(("closed", "archived"))} THEN
+        CASE WHEN r_misc < .70 THEN 'satisfied' WHEN r_misc < .88 THEN 'basically_satisfied' ELSE '' END
+        ELSE '' END,
+    coalesce(archived_at, closed_at, verified_at, resolved_at, claimed_at, dispatched_at, accepted_at, reported_at)
+FROM w
+"""
+
+
+def _path_rows():
+    for state, steps in PATHS.items():
+        for order, (kind, from_state, to_state, column) in enumerate(steps, 1):
+            yield (state, order, kind, from_state, to_state, column,
+                   kind in _UNIT_KINDS, kind not in _PRIVATE_KINDS)
+
+
+_AT = "CASE p.ts " + " ".join(f"WHEN '{c}' THEN t.{c}" for c in (_R, _A, _D, _C, _S, _V, _X, _Z)) + " END"
+
+EVENTS_SQL = f"""
+INSERT INTO tickets_ticketevent (ticket_id, kind, from_state, to_state, actor_id, unit_id, note, payload, is_public, at)
+SELECT t.id, p.kind, p.from_state, p.to_state, NULL, CASE WHEN p.with_unit THEN t.unit_id END,
+       '', '{{}}'::jsonb, p.is_public, {_AT}
+FROM tickets_ticket t JOIN bench_path p ON p.state = t.state
+WHERE t.id BETWEEN %(lo)s AND %(hi)s
+ORDER BY t.id, p.ord
+"""
+
+
+def ticket_count() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tickets_ticket")
+        return cursor.fetchone()[0]
+
+
+def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:
+    """(name, definition) of the indexes not backing a constraint (pk, unique)."""
+    cursor.execute(
+        """
+        SELECT c.relname, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = %s::regclass
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+        ORDER BY c.relname
+        """,
+        [table],
+    )
+    return cursor.fetchall()
+
+
+def _restore_saved_indexes(cursor) -> None:
+    """Recreate indexes a previous, interrupted generation dropped."""
+    cursor.execute("CREATE TABLE IF NOT EXISTS bench_saved_index (name text PRIMARY KEY, definition text NOT NULL)")
+    cursor.execute("SELECT name, definition FROM bench_saved_index ORDER BY name")
+    for _name, definition in cursor.fetchall():
+        cursor.execute(definition.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+    cursor.execute("DELETE FROM bench_saved_index")
+
+
+def _lookup_tables(cursor) -> dict:
+    from departments.models import Category, Unit, UnitKind
+
+    rng = random.Random(20261124)
+    leaves = list(
+        Category.objects.filter(parent__isnull=False, is_active=True, children__isnull=True).order_by("code")
+    )
+    rng.shuffle(leaves)  # the skew favours the first categories; do not favour one group
+    cursor.execute("DROP TABLE IF EXISTS bench_category")
+    cursor.execute(
+        "CREATE TEMP TABLE bench_category (idx int PRIMARY KEY, id bigint, default_unit_id bigint, "
+        "accept_iv interval, claim_iv interval, resolve_iv interval, feedback_iv interval)"
+    )
+    for idx, c in enumerate(leaves, 1):
+        cursor.execute(
+            "INSERT INTO bench_category VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [idx, c.id, c.default_unit_id if c.routing == "functional" else None,
+             *(_interval(*c.deadline(stage)) for stage in ("accept", "claim", "resolve", "feedback"))],
+        )
+    cursor.execute("DROP TABLE IF EXISTS bench_path")
+    cursor.execute(
+        "CREATE TEMP TABLE bench_path (state text, ord int, kind text, from_state text, to_state text, "
+        "ts text, with_unit bool, is_public bool)"
+    )
+    cursor.executemany("INSERT INTO bench_path VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", list(_path_rows()))
+
+    handling = Unit.objects.exclude(kind=UnitKind.CENTRE).filter(is_active=True)
+    units = list(handling.order_by("path").values_list("id", flat=True))
+    territorial = list(
+        handling.filter(kind__in=[UnitKind.DISTRICT, UnitKind.STREET]).order_by("path").values_list("id", flat=True)
+    )
+    districts = list(handling.filter(kind=UnitKind.DISTRICT).order_by("path").values_list("name", flat=True))
+    return {
+        "ncat": len(leaves), "units": units, "nunits": len(units), "territorial": territorial,
+        "nterritorial": len(territorial), "districts": districts, "ndistricts": len(districts),
+        "phrases": PHRASES, "prefixes": PREFIXES, "roads": ROADS, "surnames": SURNAMES,
+    }
+
+
+def generate(n: int, *, now=None, out=print) -> dict:
+    """Replace the tickets and their events with `n` generated ones; return timings."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    timings = {}
+    with connection.cursor() as cursor:
+        _restore_saved_indexes(cursor)
+        params = _lookup_tables(cursor)
+        params.update(n=n, now=now, tz=settings.TIME_ZONE)
+        out(f"  {params['ncat']} leaf categories, {params['nunits']} handling units "
+            f"({params['nterritorial']} districts and streets)")
+
+        started = time.perf_counter()
+        cursor.execute("TRUNCATE tickets_ticket, tickets_ticketevent RESTART IDENTITY CASCADE")
+        # Bulk load without the secondary indexes, then build each once (far cheaper than
+        # maintaining two trigram GIN indexes and eight b-trees row by row). Their
+        # definitions are kept in a table first, so an interrupted run puts them back.
+        dropped = _secondary_indexes(cursor, "tickets_ticket") + _secondary_indexes(cursor, "tickets_ticketevent")
+        cursor.executemany("INSERT INTO bench_saved_index VALUES (%s, %s)", dropped)
+        for name, _definition in dropped:
+            cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
+        # The rows are consistent by construction: skip the per-row foreign-key triggers
+        # (superuser only; without it the load is just slower). Commits need not wait
+        # for the disk either: a crash only loses bench data.
+        cursor.execute("SET synchronous_commit = off")
+        try:
+            with transaction.atomic():
+                cursor.execute("SET LOCAL session_replication_role = replica")
+            replica = True
+        except Exception:
+            replica = False
+        if replica:
+            cursor.execute("SET session_replication_role = replica")
+
+        ticket_rows = event_rows = 0
+        t_tickets = t_events = 0.0
+        for batch, lo in enumerate(range(1, n + 1, BATCH)):
+            hi = min(n, lo + BATCH - 1)
+            with transaction.atomic():
+                cursor.execute("SELECT setseed(%s)", [((batch * 7919) % 10000) / 10000 - 0.5])
+                t0 = time.perf_counter()
+                cursor.execute(TICKETS_SQL, {**params, "lo": lo, "hi": hi})
+                ticket_rows += cursor.rowcount
+                t1 = time.perf_counter()
+                cursor.execute(EVENTS_SQL, {"lo": lo, "hi": hi})
+                event_rows += cursor.rowcount
+                t2 = time.perf_counter()
+            t_tickets += t1 - t0
+            t_events += t2 - t1
+            out(f"  batch {batch + 1}: tickets {lo:,}-{hi:,} in {t1 - t0:.1f} s, "
+                f"their events in {t2 - t1:.1f} s")
+        if replica:
+            cursor.execute("SET session_replication_role = origin")
+        load = time.perf_counter() - started
+
+        t0 = time.perf_counter()
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        cursor.execute("SET max_parallel_maintenance_workers = 2")
+        for name, definition in dropped:
+            t = time.perf_counter()
+            cursor.execute(definition)
+            out(f"  index {name}: {time.perf_counter() - t:.1f} s")
+        cursor.execute("DELETE FROM bench_saved_index")
+        cursor.execute("RESET maintenance_work_mem")
+        cursor.execute("RESET max_parallel_maintenance_workers")
+        indexing = time.perf_counter() - t0
+
+        # New ids come from the identity sequences (ticket_create uses nextval).
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('tickets_ticket', 'id'), "
+            "(SELECT coalesce(max(id), 0) + 1 FROM tickets_ticket), false)"
+        )
+        t0 = time.perf_counter()
+        # VACUUM sets the visibility map and hint bits as a long-lived table has them;
+        # ANALYZE gives the planner the distributions.
+        cursor.execute("RESET synchronous_commit")
+        cursor.execute("VACUUM (ANALYZE) tickets_ticket")
+        cursor.execute("VACUUM (ANALYZE) tickets_ticketevent")
+        analyze = time.perf_counter() - t0
+    total = time.perf_counter() - started
+    timings.update(
+        tickets=ticket_rows, events=event_rows, load=load, t_tickets=t_tickets, t_events=t_events,
+        indexing=indexing, analyze=analyze, total=total, replica=replica,
+    )
+    return timings
+
+
+def describe() -> list[tuple[str, int]]:
+    """The generated data's shape: tickets by state, and the open backlog past its deadline."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT state, count(*) FROM tickets_ticket GROUP BY state ORDER BY count(*) DESC")
+        rows = cursor.fetchall()
+        cursor.execute("SELECT count(*) FROM tickets_ticket WHERE due_at <= now()")
+        rows.append(("(sla=breached)", cursor.fetchone()[0]))
+        cursor.execute("SELECT count(*) FROM tickets_ticketevent")
+        rows.append(("(events)", cursor.fetchone()[0]))
+    return rows
