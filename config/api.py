@@ -79,6 +79,16 @@ class NewestFirstCursorPagination(CursorPagination):
     max_page_size = 100
 
 
+class ReportedCursorPagination(NewestFirstCursorPagination):
+    """Pages of a report-date window, walking the `reported_at` index.
+
+    Ids rise with time, but the planner assumes matches are spread evenly along the
+    primary key and scans it backwards through every newer ticket first.
+    """
+
+    ordering = ("-reported_at", "-id")
+
+
 class TreeCursorPagination(CursorPagination):
     ordering = "path"
     page_size = 200

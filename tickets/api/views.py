@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from config.api import NewestFirstCursorPagination
+from config.api import NewestFirstCursorPagination, ReportedCursorPagination
 from departments.models import Category, Unit
 from departments.selectors import staff_scope
 from tickets import selectors, services
@@ -69,7 +69,11 @@ class TicketListCreateApi(APIView):
             reported_before=f.get("reported_before"),
             text=f.get("q"),
         ).select_related("merged_into")
-        paginator = NewestFirstCursorPagination()
+        if f.get("reported_after") or f.get("reported_before"):
+            tickets = tickets.order_by("-reported_at", "-id")
+            paginator = ReportedCursorPagination()
+        else:
+            paginator = NewestFirstCursorPagination()
         page = paginator.paginate_queryset(tickets, request, view=self)
         data = s.TicketOutput(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)

@@ -303,3 +303,27 @@ def test_search_by_reporter_phone_with_the_0086_prefix(city, api):
     response = api(city.dispatcher).get(TICKETS, {"q": "008613912345678"})
 
     assert _numbers(response) == [wanted.number]
+
+
+def test_a_report_date_window_pages_by_report_time_without_gaps_or_repeats(city, api):
+    from tickets import services
+
+    base = timezone.now() - dt.timedelta(days=30)
+    # Created out of time order, so id order and report order disagree.
+    for hours in [5, 1, 4, 2, 3, 0, 6]:
+        services.ticket_create(
+            category=city.category, description=f"窗口{hours}", channel="staff",
+            reported_at=base + dt.timedelta(hours=hours),
+        )
+    params = {
+        "reported_after": (base + dt.timedelta(minutes=30)).isoformat(),
+        "reported_before": (base + dt.timedelta(hours=5, minutes=30)).isoformat(),
+        "page_size": 2,
+    }
+    client, seen, url = api(city.dispatcher), [], TICKETS
+    page = client.get(url, params).json()
+    seen += page["results"]
+    while page["next"]:
+        page = client.get(page["next"]).json()
+        seen += page["results"]
+    assert [t["description"] for t in seen] == ["窗口5", "窗口4", "窗口3", "窗口2", "窗口1"]
