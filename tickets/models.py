@@ -104,12 +104,14 @@ class Ticket(FSMModelMixin, models.Model):
         _("state"), max_length=20, choices=State.choices, default=State.REPORTED, protected=True
     )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    # No single-column indexes: ticket_category_id and ticket_unit_id lead with these.
     category = models.ForeignKey(
-        Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="tickets"
+        Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="tickets",
+        db_index=False,
     )
     unit = models.ForeignKey(
         Unit, verbose_name=_("unit"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="tickets",
+        related_name="tickets", db_index=False,
     )
     description = models.TextField(_("description"))
     address = models.CharField(_("address"), max_length=300, blank=True)
