@@ -51,3 +51,11 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def require_secret_key() -> None:
+    """Refuse to start a server or worker that would sign with no key."""
+    from django.conf import settings
+
+    if not getattr(settings, "SECRET_KEY", ""):  # Django raises on an empty key itself
+        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off.")

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
 
@@ -11,11 +10,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", default=False)
 
-SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off.")
-    SECRET_KEY = "demo-only-insecure-key-never-use-in-production"
+# Without DEBUG there is no default: the servers and the Celery worker refuse to
+# start (config.env.require_secret_key), while offline commands such as
+# makemigrations still run.
+SECRET_KEY = env_str("SECRET_KEY") or ("demo-only-insecure-key-never-use-in-production" if DEBUG else "")
 
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else []
