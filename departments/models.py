@@ -66,7 +66,6 @@ class Role(models.TextChoices):
 
 
 CENTRE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER})
-UNIT_ROLES = frozenset({Role.HANDLER, Role.UNIT_ADMIN})
 
 
 class Membership(models.Model):

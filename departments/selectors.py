@@ -6,6 +6,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from departments.models import Membership, Role, Unit, UnitKind
 
+# Roles that act on their unit's tickets (claim, return, extension, resolve).
+UNIT_ROLES = frozenset({Role.HANDLER, Role.UNIT_ADMIN})
+
 
 @dataclass(frozen=True)
 class StaffScope:
@@ -54,7 +57,7 @@ def staff_scope(user: AbstractBaseUser | AnonymousUser | None) -> StaffScope:
             Membership.objects.filter(user=user, unit__is_active=True).select_related("unit")
         )
         at_centre = frozenset(m.role for m in memberships if m.unit.kind == UnitKind.CENTRE)
-        handled = frozenset(m.unit_id for m in memberships if m.role in (Role.HANDLER, Role.UNIT_ADMIN))
+        handled = frozenset(m.unit_id for m in memberships if m.role in UNIT_ROLES)
         visible = set(handled)
         for m in memberships:
             if m.role == Role.SUPERVISOR:

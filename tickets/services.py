@@ -76,7 +76,10 @@ def ticket_create(
     """Open a ticket from any channel and return it with the citizen's access code.
 
     The access code is shown once (page, SMS, operator read-back) and stored hashed.
+    `actor=None` is a citizen's own channel (form, webhook); staff must be the centre's.
     """
+    if actor is not None and not staff_scope(actor).is_operator:
+        raise NotAllowed("Only the centre's operators and dispatchers enter tickets.")
     if channel not in Channel.values:
         raise InvalidInput(f"Unknown channel {channel!r}.", fields={"channel": ["Unknown channel."]})
     if not category.is_active or category.children.exists():
