@@ -169,6 +169,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+# A red card must follow its deadline within 60 s: sweep twice a minute.
+CELERY_BEAT_SCHEDULE = {
+    "sla-sweep": {"task": "tickets.tasks.sla_sweep_task", "schedule": 30.0},
+}
 
 LOGIN_URL = "admin:login"
 

@@ -142,6 +142,9 @@ class Ticket(FSMModelMixin, models.Model):
     # the SLA filter and the deadline sweep read one indexed column.
     due_at = models.DateTimeField(null=True, blank=True, editable=False)
     warn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the deadline sweep must look at this ticket next (its next yellow or red
+    # mark); transitions reset it, the sweep advances it.
+    next_check_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     is_final_dispatch = models.BooleanField(_("final dispatch (审定)"), default=False)
     reopen_count = models.PositiveIntegerField(_("reopen count"), default=0)
@@ -170,6 +173,10 @@ class Ticket(FSMModelMixin, models.Model):
             # SLA filter and deadline sweep: only tickets with a running clock.
             models.Index(fields=["due_at"], name="ticket_due_at", condition=Q(due_at__isnull=False)),
             models.Index(fields=["warn_at"], name="ticket_warn_at", condition=Q(warn_at__isnull=False)),
+            # The deadline sweep: WHERE next_check_at <= now, so its cost follows the
+            # tickets that are due, not the tickets that exist.
+            models.Index(fields=["next_check_at"], name="ticket_next_check_at",
+                         condition=Q(next_check_at__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(
@@ -215,6 +222,7 @@ class Ticket(FSMModelMixin, models.Model):
         dues = [d for d in dues if d[0] is not None]
         self.due_at = min((d[0] for d in dues), default=None)
         self.warn_at = min((d[1] for d in dues), default=None)
+        self.next_check_at = self.warn_at
 
     def start_clock(self) -> None:
         """Start the accept clock of a newly reported ticket."""
@@ -393,6 +401,37 @@ class ExtensionRequest(models.Model):
             # One open request per ticket: a second must wait for the first decision.
             models.UniqueConstraint(
                 fields=["ticket"], condition=Q(status="pending"), name="extension_one_pending"
+            ),
+        ]
+
+
+class AlertLevel(models.TextChoices):
+    YELLOW = "yellow", _("黄牌 yellow card (80 % of the time used)")
+    RED = "red", _("红牌 red card (deadline missed)")
+
+
+class DeadlineAlert(models.Model):
+    """A yellow or red card raised for one run of one stage's clock, at most once.
+
+    The run is identified by its deadline and its yellow mark: an approved extension
+    moves the deadline, and a re-dispatch moves the mark even when a working-day
+    deadline lands on the same end of day; either gives the right to new cards.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="deadline_alerts")
+    stage = models.CharField(max_length=10)
+    level = models.CharField(max_length=10, choices=AlertLevel.choices)
+    due_at = models.DateTimeField()
+    warn_at = models.DateTimeField()
+    raised_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("deadline alert")
+        verbose_name_plural = _("deadline alerts")
+        constraints = [
+            # Exactly once, even with two sweeps racing: the database decides.
+            models.UniqueConstraint(
+                fields=["ticket", "stage", "level", "due_at", "warn_at"], name="deadline_alert_once"
             ),
         ]
 
