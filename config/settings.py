@@ -126,6 +126,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
+# Closed, rejected and merged tickets are archived (read-only) this many days later.
+MINHU_ARCHIVE_AFTER_DAYS = env_int("MINHU_ARCHIVE_AFTER_DAYS", 30, minimum=1)
+
 # Bodies above this are refused with 413 before any parsing (webhooks and API alike).
 MINHU_MAX_BODY_BYTES = env_int("MINHU_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MINHU_MAX_BODY_BYTES
@@ -172,6 +175,8 @@ CELERY_TIMEZONE = TIME_ZONE
 # A red card must follow its deadline within 60 s: sweep twice a minute.
 CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {"task": "tickets.tasks.sla_sweep_task", "schedule": 30.0},
+    "feedback-expiry": {"task": "tickets.tasks.feedback_expiry_task", "schedule": 300.0},
+    "archive": {"task": "tickets.tasks.archive_task", "schedule": 3600.0},
 }
 
 LOGIN_URL = "admin:login"

@@ -386,11 +386,16 @@ def ticket_rate(*, ticket_id: int, actor, rating: str, comment: str = "") -> Tic
 
 
 @transaction.atomic
-def ticket_expire_feedback(*, ticket_id: int, actor=None) -> Ticket:
+def ticket_expire_feedback(*, ticket_id: int, actor=None, now: dt.datetime | None = None) -> Ticket:
     """Close a ticket whose rating window passed with no rating (the system only: people get 403)."""
+    now = now or timezone.now()
     ticket = _locked(ticket_id)
-    from_state = _transition(ticket, "expire_feedback", actor, at=timezone.now())
-    TicketEvent.record(ticket, "expire_feedback", from_state)
+    from_state = _transition(ticket, "expire_feedback", actor, at=now)
+    # Checked under the lock, after role and state: a reopen may have opened a new
+    # window since the sweep looked. Raising rolls the transition back.
+    if ticket.feedback_due_at and ticket.feedback_due_at > now:
+        raise Conflict("The rating window of this ticket is still open.")
+    TicketEvent.record(ticket, "expire_feedback", from_state, at=now)
     return ticket
 
 

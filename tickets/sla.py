@@ -11,7 +11,10 @@ import datetime as dt
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tickets.models import RUNNING_STAGES, AlertLevel, DeadlineAlert, Ticket, TicketEvent
+from django.conf import settings
+
+from tickets.errors import TicketError
+from tickets.models import RUNNING_STAGES, AlertLevel, DeadlineAlert, State, Ticket, TicketEvent
 
 SWEEP_BATCH = 500
 
@@ -67,3 +70,40 @@ def _raise(
         payload={"stage": stage, "due_at": due.isoformat()},
     )
     return 1
+
+
+def _apply_each(ticket_ids: list[int], service, **kwargs) -> int:
+    """Run a time-driven service on each ticket; one that moved on meanwhile is skipped."""
+    done = 0
+    for ticket_id in ticket_ids:
+        try:
+            service(ticket_id=ticket_id, **kwargs)
+        except TicketError:
+            continue  # a person acted first (rated, reopened): nothing to do
+        done += 1
+    return done
+
+
+def feedback_expiry_sweep(*, now: dt.datetime | None = None, batch: int = SWEEP_BATCH) -> int:
+    """Close the tickets whose rating window has passed with no rating; return how many."""
+    from tickets.services import ticket_expire_feedback
+
+    now = now or timezone.now()
+    ids = list(
+        Ticket.objects.filter(state=State.AWAITING_FEEDBACK, feedback_due_at__lte=now)
+        .order_by("feedback_due_at").values_list("id", flat=True)[:batch]
+    )
+    return _apply_each(ids, ticket_expire_feedback, now=now)
+
+
+def archive_sweep(*, now: dt.datetime | None = None, batch: int = SWEEP_BATCH) -> int:
+    """Archive closed, rejected and merged tickets MINHU_ARCHIVE_AFTER_DAYS after closing."""
+    from tickets.services import ticket_archive
+
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.MINHU_ARCHIVE_AFTER_DAYS)
+    ids = list(
+        Ticket.objects.filter(
+            state__in=[State.CLOSED, State.REJECTED, State.MERGED], closed_at__lte=cutoff
+        ).order_by("closed_at").values_list("id", flat=True)[:batch]
+    )
+    return _apply_each(ids, ticket_archive)

@@ -172,7 +172,7 @@ def test_people_cannot_expire_feedback(city):
     ticket = make_ticket(city, State.AWAITING_FEEDBACK)
     with pytest.raises(NotAllowed):
         services.ticket_expire_feedback(ticket_id=ticket.id, actor=city.dispatcher)
-    services.ticket_expire_feedback(ticket_id=ticket.id)
+    services.ticket_expire_feedback(ticket_id=ticket.id, now=ticket.feedback_due_at + dt.timedelta(seconds=1))
     assert Ticket.objects.get(id=ticket.id).state == State.CLOSED
 
 

@@ -108,3 +108,65 @@ def test_a_real_celery_worker_runs_the_sweep_from_the_redis_queue():
         while time.monotonic() < deadline and not DeadlineAlert.objects.filter(ticket=overdue).exists():
             time.sleep(0.2)
     assert _cards(overdue) == [("accept", "red")]
+
+
+def test_feedback_expires_only_after_the_rating_window(city):
+    from tickets.sla import feedback_expiry_sweep
+
+    ticket = make_ticket(city, State.AWAITING_FEEDBACK)
+    rated = make_ticket(city, State.CLOSED)
+    assert feedback_expiry_sweep(now=ticket.feedback_due_at - dt.timedelta(seconds=1)) == 0
+    assert feedback_expiry_sweep(now=ticket.feedback_due_at + dt.timedelta(seconds=1)) == 1
+    ticket.refresh_from_db()
+    assert ticket.state == State.CLOSED and ticket.rating == ""
+    assert ticket.events.latest("id").kind == "expire_feedback"
+    assert Ticket.objects.get(id=rated.id).rating == "satisfied"
+
+
+def test_expiry_refuses_a_window_that_is_still_open(city):
+    from tickets.errors import Conflict
+
+    ticket = make_ticket(city, State.AWAITING_FEEDBACK)
+    with pytest.raises(Conflict):
+        services.ticket_expire_feedback(ticket_id=ticket.id)
+    assert Ticket.objects.get(id=ticket.id).state == State.AWAITING_FEEDBACK
+
+
+def test_closed_rejected_and_merged_tickets_are_archived_after_the_configured_days(city, settings):
+    from tickets.sla import archive_sweep
+
+    settings.MINHU_ARCHIVE_AFTER_DAYS = 30
+    closed, rejected, merged = (make_ticket(city, s) for s in (State.CLOSED, State.REJECTED, State.MERGED))
+    open_ticket = make_ticket(city, State.IN_PROGRESS)
+    assert archive_sweep(now=closed.closed_at + dt.timedelta(days=29)) == 0
+    assert archive_sweep(now=closed.closed_at + dt.timedelta(days=31)) == 3
+    states = dict(Ticket.objects.filter(id__in=[closed.id, rejected.id, merged.id, open_ticket.id])
+                  .values_list("id", "state"))
+    assert states == {closed.id: State.ARCHIVED, rejected.id: State.ARCHIVED,
+                      merged.id: State.ARCHIVED, open_ticket.id: State.IN_PROGRESS}
+    assert archive_sweep(now=closed.closed_at + dt.timedelta(days=40)) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_the_embedded_demo_raises_cards_without_a_worker():
+    import time
+
+    from django.utils import timezone
+
+    from tickets import embedded
+    from tickets.sla import sla_sweep
+
+    city = make_city()
+    overdue, _ = services.ticket_create(
+        category=city.category, description="井盖缺失", channel="staff",
+        reported_at=timezone.now() - dt.timedelta(hours=3),
+    )
+    stop = embedded.start(tick=0.05, jobs=((0.1, sla_sweep),))
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not DeadlineAlert.objects.filter(ticket=overdue).exists():
+            time.sleep(0.1)
+    finally:
+        stop.set()
+    assert _cards(overdue) == [("accept", "red")]

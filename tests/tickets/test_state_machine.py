@@ -57,7 +57,8 @@ def _call(name, ticket, actor, city):
 
     args = {"ticket_id": ticket.id, "actor": actor}
     if name == "expire_feedback":
-        return services.ticket_expire_feedback(**args)
+        window_passed = (ticket.feedback_due_at or timezone.now()) + dt.timedelta(seconds=1)
+        return services.ticket_expire_feedback(**args, now=window_passed)
     return {
         "accept": lambda: services.ticket_accept(**args),
         "reject": lambda: services.ticket_reject(**args, reason="广告信息"),
