@@ -6,6 +6,7 @@ It uses its own database (DATABASE_URL with the name replaced by minhu_bench, cr
 when missing), generates the tickets once (reruns reuse them while the database holds
 at least N), then prints each scenario's p50/p99 beside its target. It reports; it never
 fails on a figure (exit code 0 whether each scenario passes or misses).
+The deadline sweep has its own benchmark on the same database: bench/sla_sweep.py.
 """
 
 import argparse

@@ -8,7 +8,7 @@ each other, or one run twice, raise every card exactly once.
 
 import datetime as dt
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from django.conf import settings
@@ -26,50 +26,58 @@ def sla_sweep(*, now: dt.datetime | None = None, batch: int = SWEEP_BATCH) -> in
     while True:
         with transaction.atomic():
             # SKIP LOCKED: a ticket mid-transition, or held by another sweep, waits for
-            # the next round instead of blocking this one.
+            # the next round instead of blocking this one; and no two sweeps ever
+            # judge the same ticket at once.
             tickets = list(
                 Ticket.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(next_check_at__lte=now)
                 .order_by("next_check_at")[:batch]
             )
-            for ticket in tickets:
-                raised += _check(ticket, now)
+            raised += _check_batch(tickets, now)
         if len(tickets) < batch:
             return raised
 
 
-def _check(ticket: Ticket, now: dt.datetime) -> int:
-    raised, upcoming = 0, []
-    for stage in RUNNING_STAGES.get(ticket.state, ()):
-        due, warn = getattr(ticket, f"{stage}_due_at"), getattr(ticket, f"{stage}_warn_at")
-        if due is None:
-            continue
-        if due <= now:
-            raised += _raise(ticket, stage, AlertLevel.RED, due, warn, now)
-        elif warn <= now:
-            raised += _raise(ticket, stage, AlertLevel.YELLOW, due, warn, now)
-            upcoming.append(due)
-        else:
-            upcoming.append(warn)
-    Ticket.objects.filter(id=ticket.id).update(next_check_at=min(upcoming, default=None))
-    return raised
-
-
-def _raise(
-    ticket: Ticket, stage: str, level: str, due: dt.datetime, warn: dt.datetime, now: dt.datetime
-) -> int:
-    try:
-        with transaction.atomic():
-            DeadlineAlert.objects.create(
-                ticket=ticket, stage=stage, level=level, due_at=due, warn_at=warn, raised_at=now
-            )
-    except IntegrityError:
-        return 0  # already raised for this run of the clock
-    TicketEvent.record(
-        ticket, f"warning_{level}", ticket.state, unit=ticket.unit, is_public=False, at=now,
-        payload={"stage": stage, "due_at": due.isoformat()},
+def _check_batch(tickets: list[Ticket], now: dt.datetime) -> int:
+    """Judge a locked batch with a handful of statements, whatever its size."""
+    cards = []  # (ticket, stage, level, due, warn)
+    for ticket in tickets:
+        upcoming = []
+        for stage in RUNNING_STAGES.get(ticket.state, ()):
+            due, warn = getattr(ticket, f"{stage}_due_at"), getattr(ticket, f"{stage}_warn_at")
+            if due is None:
+                continue
+            if due <= now:
+                cards.append((ticket, stage, AlertLevel.RED, due, warn))
+            elif warn <= now:
+                cards.append((ticket, stage, AlertLevel.YELLOW, due, warn))
+                upcoming.append(due)
+            else:
+                upcoming.append(warn)
+        ticket.next_check_at = min(upcoming, default=None)
+    Ticket.objects.bulk_update(tickets, ["next_check_at"])
+    if not cards:
+        return 0
+    raised_before = set(
+        DeadlineAlert.objects.filter(ticket_id__in={card[0].id for card in cards})
+        .values_list("ticket_id", "stage", "level", "due_at", "warn_at")
     )
-    return 1
+    new = [c for c in cards if (c[0].id, *c[1:]) not in raised_before]
+    # Rows are locked, so a card raised before is in `raised_before`; the unique
+    # constraint stays the last word should anything else insert one.
+    DeadlineAlert.objects.bulk_create(
+        DeadlineAlert(ticket=t, stage=stage, level=level, due_at=due, warn_at=warn, raised_at=now)
+        for t, stage, level, due, warn in new
+    )
+    TicketEvent.objects.bulk_create(
+        TicketEvent(
+            ticket=t, kind=f"warning_{level}", from_state=t.state, to_state=t.state,
+            unit_id=t.unit_id, is_public=False, at=now,
+            payload={"stage": stage, "due_at": due.isoformat()},
+        )
+        for t, stage, level, due, _warn in new
+    )
+    return len(new)
 
 
 def _apply_each(ticket_ids: list[int], service, **kwargs) -> int:
