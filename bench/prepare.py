@@ -56,3 +56,23 @@ def migrate_and_seed() -> dict[str, int]:
 
     call_command("migrate", interactive=False, verbosity=0)
     return seed_demo(with_passwords=False)
+
+
+def setup() -> str:
+    """Create, configure, migrate and seed the benchmark database; return its URL."""
+    import os
+    import time
+
+    url = bench_database_url(os.environ.get("DATABASE_URL"))
+    created = ensure_database(url)
+    print(f"database {url} ({'created' if created else 'exists'})")
+    configure_django(url)
+    started = time.perf_counter()
+    seeded = migrate_and_seed()
+    print(f"migrate + seed_demo: {time.perf_counter() - started:.1f} s, {seeded}")
+    return url
+
+
+def rule(title: str) -> None:
+    """Print a section heading of the benchmark's report."""
+    print(f"\n== {title} " + "=" * max(0, 76 - len(title)))

@@ -10,10 +10,8 @@ The deadline sweep has its own benchmark on the same database: bench/sla_sweep.p
 """
 
 import argparse
-import os
 import re
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -25,8 +23,7 @@ from bench import prepare  # noqa: E402
 warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 
-def _rule(title: str) -> None:
-    print(f"\n== {title} " + "=" * max(0, 76 - len(title)))
+_rule = prepare.rule
 
 
 def main(argv=None) -> int:
@@ -44,14 +41,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     n = 100_000 if args.quick else args.tickets
 
-    url = prepare.bench_database_url(os.environ.get("DATABASE_URL"))
-    created = prepare.ensure_database(url)
     _rule("setup")
-    print(f"database {url} ({'created' if created else 'exists'})")
-    prepare.configure_django(url)
-    t0 = time.perf_counter()
-    seeded = prepare.migrate_and_seed()
-    print(f"migrate + seed_demo: {time.perf_counter() - t0:.1f} s, {seeded}")
+    prepare.setup()
 
     from bench import api_lists, generate
 

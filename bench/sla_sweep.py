@@ -11,7 +11,6 @@ database is left as it was. Scenarios: nothing due (K = 0) and 1,000 open ticket
 
 import argparse
 import datetime as dt
-import os
 import statistics
 import sys
 import time
@@ -65,8 +64,7 @@ class _Rollback(Exception):
     """Raised to leave the scenario's transaction: nothing it did is kept."""
 
 
-def _rule(title: str) -> None:
-    print(f"\n== {title} " + "=" * max(0, 76 - len(title)))
+_rule = prepare.rule
 
 
 # K open tickets spread over the table (a fixed pseudo-random order, not the oldest ids).
@@ -176,14 +174,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     n = args.tickets
 
-    url = prepare.bench_database_url(os.environ.get("DATABASE_URL"))
-    created = prepare.ensure_database(url)
     _rule("setup")
-    print(f"database {url} ({'created' if created else 'exists'})")
-    prepare.configure_django(url)
-    t0 = time.perf_counter()
-    seeded = prepare.migrate_and_seed()
-    print(f"migrate + seed_demo: {time.perf_counter() - t0:.1f} s, {seeded}")
+    prepare.setup()
 
     from django.db import connection
 
