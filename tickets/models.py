@@ -10,7 +10,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.dispatch import receiver
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
+from django_fsm.signals import post_transition
 
 from departments import calendar
 from departments.models import Category, Unit
@@ -215,9 +217,13 @@ class Ticket(FSMModelMixin, models.Model):
         setattr(self, f"{stage}_due_at", due)
         setattr(self, f"{stage}_warn_at", start + (due - start) * WARNING_FRACTION)
 
-    def _refresh_sla(self, state: str | None = None) -> None:
-        # Transitions pass their target: django-fsm sets the new state after they return.
-        stages = RUNNING_STAGES.get(state or self.state, ())
+    def refresh_sla(self) -> None:
+        """Recompute the nearest running deadline from the current state.
+
+        Runs after every transition (post_transition, once django-fsm has set the new
+        state) and after any deadline moves outside one.
+        """
+        stages = RUNNING_STAGES.get(self.state, ())
         dues = [(getattr(self, f"{s}_due_at"), getattr(self, f"{s}_warn_at")) for s in stages]
         dues = [d for d in dues if d[0] is not None]
         self.due_at = min((d[0] for d in dues), default=None)
@@ -227,13 +233,13 @@ class Ticket(FSMModelMixin, models.Model):
     def start_clock(self) -> None:
         """Start the accept clock of a newly reported ticket."""
         self._start_stage("accept", self.reported_at)
-        self._refresh_sla()
+        self.refresh_sla()
 
     def extend_resolve_deadline(self, until: dt.datetime) -> None:
         start = self.dispatched_at or self.reported_at
         self.resolve_due_at = until
         self.resolve_warn_at = start + (until - start) * WARNING_FRACTION
-        self._refresh_sla()
+        self.refresh_sla()
 
     @property
     def sla(self) -> str:
@@ -270,13 +276,11 @@ class Ticket(FSMModelMixin, models.Model):
     def accept(self, *, at: dt.datetime) -> None:
         """Accept the report as a valid request (受理)."""
         self.accepted_at = at
-        self._refresh_sla(State.ACCEPTED)
 
     @transition(field=state, source=State.REPORTED, target=State.REJECTED, permission=can_centre_act)
     def reject(self, *, at: dt.datetime) -> None:
         """Refuse the report: spam, out of scope (不予受理)."""
         self.closed_at = at
-        self._refresh_sla(State.REJECTED)
 
     @transition(field=state, source=[State.REPORTED, State.ACCEPTED], target=State.MERGED,
                 permission=can_centre_act)
@@ -284,7 +288,6 @@ class Ticket(FSMModelMixin, models.Model):
         """Fold this duplicate into `into`, which carries it from now on (合并)."""
         self.merged_into = into
         self.closed_at = at
-        self._refresh_sla(State.MERGED)
 
     @transition(field=state, source=[State.REPORTED, State.ACCEPTED], target=State.DISPATCHED,
                 permission=can_centre_act)
@@ -297,13 +300,11 @@ class Ticket(FSMModelMixin, models.Model):
         self.claimed_at = None
         self._start_stage("claim", at)
         self._start_stage("resolve", at)
-        self._refresh_sla(State.DISPATCHED)
 
     @transition(field=state, source=State.DISPATCHED, target=State.IN_PROGRESS, permission=can_unit_act)
     def claim(self, *, at: dt.datetime) -> None:
         """Sign for the ticket (签收): the unit takes it on."""
         self.claimed_at = at
-        self._refresh_sla(State.IN_PROGRESS)
 
     @transition(field=state, source=[State.DISPATCHED, State.IN_PROGRESS], target=State.ACCEPTED,
                 permission=can_unit_act, conditions=[lambda t: not t.is_final_dispatch])
@@ -313,7 +314,6 @@ class Ticket(FSMModelMixin, models.Model):
         self.return_count += 1
         self.claimed_at = None
         self._start_stage("accept", at)
-        self._refresh_sla(State.ACCEPTED)
 
     @transition(field=state, source=State.IN_PROGRESS, target=State.IN_PROGRESS, permission=can_unit_act)
     def request_extension(self) -> None:
@@ -324,7 +324,6 @@ class Ticket(FSMModelMixin, models.Model):
         """Submit the unit's reply (办结) for the centre to verify."""
         self.reply = reply
         self.resolved_at = at
-        self._refresh_sla(State.RESOLVED)
 
     @transition(field=state, source=State.RESOLVED, target=State.AWAITING_FEEDBACK,
                 permission=can_centre_act)
@@ -332,13 +331,11 @@ class Ticket(FSMModelMixin, models.Model):
         """Accept the unit's reply (核查通过); the citizen's rating clock starts."""
         self.verified_at = at
         self._start_stage("feedback", at)
-        self._refresh_sla(State.AWAITING_FEEDBACK)
 
     @transition(field=state, source=State.RESOLVED, target=State.IN_PROGRESS, permission=can_centre_act)
     def send_back(self, *, at: dt.datetime) -> None:
         """Refuse the unit's reply (核查不通过): the unit works on against its running deadline."""
         self.resolved_at = None
-        self._refresh_sla(State.IN_PROGRESS)
 
     @transition(field=state, source=State.AWAITING_FEEDBACK,
                 target=RETURN_VALUE(State.CLOSED, State.DISPATCHED), permission=can_rate)
@@ -347,14 +344,12 @@ class Ticket(FSMModelMixin, models.Model):
         self.rating = rating
         if rating != Rating.UNSATISFIED:
             self.closed_at = at
-            self._refresh_sla(State.CLOSED)
             return State.CLOSED
         self.reopen_count += 1
         self.dispatched_at = at
         self.claimed_at = self.resolved_at = self.verified_at = None
         self._start_stage("claim", at)
         self._start_stage("resolve", at)
-        self._refresh_sla(State.DISPATCHED)
         return State.DISPATCHED
 
     @transition(field=state, source=State.AWAITING_FEEDBACK, target=State.CLOSED,
@@ -362,14 +357,19 @@ class Ticket(FSMModelMixin, models.Model):
     def expire_feedback(self, *, at: dt.datetime) -> None:
         """Close the ticket with no rating when the feedback window has passed."""
         self.closed_at = at
-        self._refresh_sla(State.CLOSED)
 
     @transition(field=state, source=[State.CLOSED, State.REJECTED, State.MERGED],
                 target=State.ARCHIVED, permission=can_centre_act)
     def archive(self, *, at: dt.datetime) -> None:
         """File the ticket for good (归档): read-only from now on."""
         self.archived_at = at
-        self._refresh_sla(State.ARCHIVED)
+
+
+@receiver(post_transition, sender=Ticket)
+def _ticket_transitioned(sender, instance: Ticket, **kwargs) -> None:
+    # The one place SLA fields follow the state: each transition sets its stage
+    # clocks, and this derives the running deadline from the state it reached.
+    instance.refresh_sla()
 
 
 class ExtensionRequest(models.Model):
