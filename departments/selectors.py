@@ -31,9 +31,6 @@ class StaffScope:
     def handles(self, unit_id: int | None) -> bool:
         return self.is_superuser or (unit_id is not None and unit_id in self.handled_unit_ids)
 
-    def sees_unit(self, unit_id: int | None) -> bool:
-        return self.sees_all or (unit_id is not None and unit_id in self.visible_unit_ids)
-
 
 NO_SCOPE = StaffScope(False, frozenset(), frozenset(), frozenset())
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from departments.selectors import staff_scope
 from tickets.errors import InvalidInput, NotFound
 from tickets.models import Sla, Ticket, TicketEvent
-from tickets.validation import normalize_phone
+from tickets.validation import mask_name, mask_phone, normalize_phone
 
 _NUMBER = re.compile(r"^\d{13,}$")
 _PHONE_LIKE = re.compile(r"^[+\d][\d\s-]{6,}$")
@@ -39,6 +39,21 @@ def ticket_get(*, user, number: str) -> Ticket:
     if ticket is None:
         raise NotFound(f"No ticket {number} that you may see.")
     return ticket
+
+
+def ticket_reporter(*, user, ticket: Ticket) -> dict:
+    """Return the reporter's name and phone as the user may see them.
+
+    The centre, who call citizens back, see them in full; unit staff see them masked
+    (138****8000), enough to recognise a caller, not to call.
+    """
+    if staff_scope(user).is_operator:
+        return {"name": ticket.reporter_name, "phone": ticket.reporter_phone, "is_masked": False}
+    return {
+        "name": mask_name(ticket.reporter_name),
+        "phone": mask_phone(ticket.reporter_phone),
+        "is_masked": True,
+    }
 
 
 def ticket_events(ticket: Ticket) -> QuerySet[TicketEvent]:

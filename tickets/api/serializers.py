@@ -2,9 +2,8 @@
 
 from rest_framework import serializers
 
-from departments.selectors import staff_scope
 from tickets.models import Channel, Sla, State
-from tickets.validation import mask_name, mask_phone
+from tickets.selectors import ticket_reporter
 
 
 class LocationInput(serializers.Serializer):
@@ -109,16 +108,7 @@ class TicketOutput(serializers.Serializer):
     reporter = serializers.SerializerMethodField()
 
     def get_reporter(self, ticket) -> ReporterOutput:
-        # Unit staff see a masked name and number; the centre, who call citizens back, in full.
-        request = self.context.get("request")
-        in_full = request is not None and staff_scope(request.user).is_operator
-        if in_full:
-            return {"name": ticket.reporter_name, "phone": ticket.reporter_phone, "is_masked": False}
-        return {
-            "name": mask_name(ticket.reporter_name),
-            "phone": mask_phone(ticket.reporter_phone),
-            "is_masked": True,
-        }
+        return ticket_reporter(user=self.context["request"].user, ticket=ticket)
 
 
 class EventOutput(serializers.Serializer):
