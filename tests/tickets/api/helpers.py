@@ -32,3 +32,15 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
 def act(client, ticket, transition: str, body: dict | None = None):
     """POST one transition of the ticket with a JSON body; return the response."""
     return client.post(transition_url(ticket, transition), body or {}, format="json")
+
+
+# A body each transition would accept, so a refusal must come from role, scope or state.
+VALID_BODIES = {
+    "reject": {"reason": "广告信息"},
+    "dispatch": {"unit": "power-supply"},
+    "return": {"reason": "wrong_territory"},
+    "request-extension": {"until": "2099-01-01T12:00:00+08:00", "reason": "需要协调"},
+    "resolve": {"reply": "已修复"},
+    "send-back": {"reason": "回复不完整"},
+    "rate": {"rating": "satisfied"},
+}

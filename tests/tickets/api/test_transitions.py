@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from tests.factories import make_ticket
-from tests.tickets.api.helpers import TICKET_KEYS, act, assert_error
+from tests.tickets.api.helpers import TICKET_KEYS, VALID_BODIES, act, assert_error
 from tickets.models import State, Ticket, TicketEvent
 
 
@@ -132,16 +132,6 @@ WRONG_ROLE = [
     ("archive", State.CLOSED, "handler"),
     ("archive", State.CLOSED, "operator"),
 ]
-
-VALID_BODIES = {
-    "reject": {"reason": "广告信息"},
-    "dispatch": {"unit": "power-supply"},
-    "return": {"reason": "wrong_territory"},
-    "request-extension": {"until": "2099-01-01T12:00:00+08:00", "reason": "需要协调"},
-    "resolve": {"reply": "已修复"},
-    "send-back": {"reason": "回复不完整"},
-    "rate": {"rating": "satisfied"},
-}
 
 
 @pytest.mark.parametrize(
