@@ -16,7 +16,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Unit)
 class UnitAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "kind", "parent", "is_active"]
+    list_display = ["name", "code", "kind", "parent", "liaison_name", "liaison_phone", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "code"]
     autocomplete_fields = ["parent"]
@@ -25,7 +25,9 @@ class UnitAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # The service keeps the materialised paths of the subtree right.
         saved = unit_upsert(
-            code=obj.code, name=obj.name, kind=obj.kind, parent=obj.parent, is_active=obj.is_active
+            code=obj.code, name=obj.name, kind=obj.kind, parent=obj.parent, is_active=obj.is_active,
+            liaison_name=obj.liaison_name, liaison_phone=obj.liaison_phone,
+            liaison_email=obj.liaison_email,
         )
         obj.pk, obj.path = saved.pk, saved.path
 
@@ -52,6 +54,7 @@ class CategoryAdmin(admin.ModelAdmin):
             ("accept_amount", "accept_unit"), ("claim_amount", "claim_unit"),
             ("resolve_amount", "resolve_unit"), ("feedback_amount", "feedback_unit"),
         ]}),
+        (_("Extensions (延期)"), {"fields": [("extension_amount", "extension_unit"), "max_extensions"]}),
     ]
 
 
@@ -66,6 +69,12 @@ class CalendarDayAdmin(admin.ModelAdmin):
         # The State Council publishes next year's schedule each November; without it
         # deadlines fall back to Monday-Friday and come out wrong around holidays.
         this_year = dt.date.today().year
+        years = sorted({d.year for d in CalendarDay.objects.dates("date", "year")})
+        if years:
+            self.message_user(
+                request, _("Official schedules loaded: %(years)s.") % {"years": _year_ranges(years)},
+                level=messages.INFO,
+            )
         for year in (this_year, this_year + 1):
             if not calendar.has_schedule(year):
                 self.message_user(
@@ -76,3 +85,13 @@ class CalendarDayAdmin(admin.ModelAdmin):
                     level=messages.ERROR,
                 )
         return super().changelist_view(request, extra_context)
+
+
+def _year_ranges(years: list[int]) -> str:
+    """Return "2004–2026" for consecutive years, "2004–2020, 2026" with gaps."""
+    ranges, start = [], years[0]
+    for previous, year in zip(years, years[1:] + [None]):
+        if year != previous + 1 if year is not None else True:
+            ranges.append(str(start) if start == previous else f"{start}–{previous}")
+            start = year
+    return ", ".join(ranges)

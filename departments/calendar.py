@@ -88,6 +88,15 @@ def due_at(start: dt.datetime, amount: int, unit: str) -> dt.datetime:
     raise ValueError(f"unknown deadline unit {unit!r}")
 
 
+def end_of_working_day(at: dt.datetime) -> dt.datetime:
+    """Return the end (23:59:59 local) of the first working day on or after `at`'s day."""
+    zone = local_zone()
+    day = timezone.localtime(at, zone).date()
+    while not is_workday(day):
+        day += dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=zone)
+
+
 def seed_from_chinese_calendar() -> int:
     """Load the statutory holidays and adjusted workdays of the `chinese-calendar` data.
 

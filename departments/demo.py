@@ -33,6 +33,15 @@ def seed_demo(*, with_passwords: bool | None = None) -> dict[str, int]:
         for code, name in rows:
             units[code] = unit_upsert(code=code, name=name, kind=kind, parent=centre)
 
+    # Demo liaisons (reserved 1990000xxxx numbers, example.org mail) so reminders and
+    # escalations have somewhere to go; a liaison staff set in the admin is kept.
+    for index, unit in enumerate(sorted(units.values(), key=lambda u: u.code)):
+        if not unit.liaison_phone:
+            unit.liaison_name = "值班联络员"
+            unit.liaison_phone = f"1990000{index:04d}"
+            unit.liaison_email = f"{unit.code}@units.example.org"
+            unit.save(update_fields=["liaison_name", "liaison_phone", "liaison_email"])
+
     leaves = 0
     for group_code, group_name, children in demo_data.CATEGORIES:
         group, _ = Category.objects.update_or_create(

@@ -34,6 +34,11 @@ class Unit(models.Model):
     # unit_save(): subtree reads (supervisors, roll-ups) are one prefix match.
     path = models.CharField(max_length=500, editable=False, db_index=True)
     is_active = models.BooleanField(_("active"), default=True)
+    # The unit's liaison (联络员): reminders, warnings, escalations and urging notices
+    # addressed to the unit go here, by SMS and by email.
+    liaison_name = models.CharField(_("liaison"), max_length=50, blank=True)
+    liaison_phone = models.CharField(_("liaison's mobile"), max_length=20, blank=True)
+    liaison_email = models.EmailField(_("liaison's email"), blank=True)
 
     class Meta:
         verbose_name = _("unit")
@@ -134,6 +139,10 @@ class Category(models.Model):
     claim_amount, claim_unit = _deadline_fields("claim", 4, DeadlineUnit.HOURS)
     resolve_amount, resolve_unit = _deadline_fields("resolve", 5, DeadlineUnit.WORKING_DAYS)
     feedback_amount, feedback_unit = _deadline_fields("feedback", 3, DeadlineUnit.WORKING_DAYS)
+    # How far one extension (延期) may move the resolve deadline, and how many a
+    # ticket may get.
+    extension_amount, extension_unit = _deadline_fields("extension", 10, DeadlineUnit.WORKING_DAYS)
+    max_extensions = models.PositiveSmallIntegerField(_("extensions allowed"), default=2)
 
     class Meta:
         verbose_name = _("category")
@@ -142,7 +151,7 @@ class Category(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(accept_amount__gt=0, claim_amount__gt=0, resolve_amount__gt=0,
-                            feedback_amount__gt=0),
+                            feedback_amount__gt=0, extension_amount__gt=0),
                 name="category_deadlines_positive",
             ),
         ]

@@ -14,9 +14,13 @@ def _path(parent: Unit | None, code: str) -> str:
 
 @transaction.atomic
 def unit_upsert(
-    *, code: str, name: str, kind: str, parent: Unit | None, is_active: bool = True
+    *, code: str, name: str, kind: str, parent: Unit | None, is_active: bool = True,
+    liaison_name: str | None = None, liaison_phone: str | None = None, liaison_email: str | None = None,
 ) -> Unit:
-    """Create or update a unit and keep the materialised paths of its subtree right."""
+    """Create or update a unit and keep the materialised paths of its subtree right.
+
+    A liaison field left as None keeps what the unit has.
+    """
     if kind == UnitKind.CENTRE and parent is not None:
         raise ValidationError("The dispatch centre is the root of the tree.")
     if kind != UnitKind.CENTRE and parent is None:
@@ -28,6 +32,10 @@ def unit_upsert(
     if parent is not None and parent.path.startswith(old_path or "\0"):
         raise ValidationError("A unit cannot be moved under itself.")
     unit.name, unit.kind, unit.parent, unit.is_active = name, kind, parent, is_active
+    contact = {"liaison_name": liaison_name, "liaison_phone": liaison_phone, "liaison_email": liaison_email}
+    for field, value in contact.items():
+        if value is not None:
+            setattr(unit, field, value.strip())
     unit.path = _path(parent, code)
     unit.full_clean(validate_constraints=False)
     unit.save()

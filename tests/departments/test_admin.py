@@ -36,6 +36,30 @@ def test_calendar_admin_stops_warning_once_the_schedule_is_entered(client, super
     assert "Monday to Friday" not in page
 
 
+def test_calendar_admin_lists_the_years_that_have_an_official_schedule(client, superuser):
+    for day in (dt.date(2019, 10, 1), dt.date(2020, 10, 1), dt.date(2021, 10, 1), dt.date(2024, 10, 1)):
+        CalendarDay.objects.create(date=day, is_workday=False, name="国庆节")
+    client.force_login(superuser)
+
+    page = client.get("/admin/departments/calendarday/").content.decode()
+
+    assert "Official schedules loaded: 2019–2021, 2024." in page
+
+
+def test_a_staff_member_enters_next_years_schedule_in_the_admin(client, superuser):
+    next_year = dt.date.today().year + 1
+    client.force_login(superuser)
+
+    response = client.post(
+        "/admin/departments/calendarday/add/",
+        {"date": f"{next_year}-10-01", "is_workday": "", "name": "国庆节"},
+    )
+
+    assert response.status_code == 302, response.content
+    assert calendar.has_schedule(next_year)
+    assert not calendar.is_workday(dt.date(next_year, 10, 1))
+
+
 def test_handler_sees_only_its_units_tickets_in_the_admin(client, city):
     own = make_ticket(city, State.DISPATCHED)
     other = make_ticket(city, State.DISPATCHED, unit=city.street)
