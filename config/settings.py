@@ -129,6 +129,36 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 # Closed, rejected and merged tickets are archived (read-only) this many days later.
 MINHU_ARCHIVE_AFTER_DAYS = env_int("MINHU_ARCHIVE_AFTER_DAYS", 30, minimum=1)
 
+# 补充材料: a unit may pause a ticket's resolve clock this many times, each for at
+# most this many days, while the citizen supplies what is missing.
+MINHU_PAUSE_MAX_COUNT = env_int("MINHU_PAUSE_MAX_COUNT", 2, minimum=1)
+MINHU_PAUSE_MAX_DAYS = env_int("MINHU_PAUSE_MAX_DAYS", 15, minimum=1)
+
+# Notices to units and citizens (tickets.notifications). SMS goes to the gateway at
+# MINHU_SMS_GATEWAY_URL when one is set, else to the log; email through Django's mail
+# (SMTP at EMAIL_HOST when set, else the console).
+MINHU_SMS_GATEWAY_URL = env_str("MINHU_SMS_GATEWAY_URL", "")
+MINHU_SMS_GATEWAY_TOKEN = env_str("MINHU_SMS_GATEWAY_TOKEN", "")
+MINHU_NOTIFICATION_BACKENDS = {
+    "sms": "tickets.notifications.HttpSmsBackend" if MINHU_SMS_GATEWAY_URL
+    else "tickets.notifications.LogBackend",
+    "email": "tickets.notifications.EmailBackend",
+}
+# A failed notice is retried after 30 s, 60 s, 120 s ... (capped at an hour), this many attempts in all.
+MINHU_NOTIFY_BACKOFF_SECONDS = env_int("MINHU_NOTIFY_BACKOFF_SECONDS", 30, minimum=1)
+MINHU_NOTIFY_MAX_ATTEMPTS = env_int("MINHU_NOTIFY_MAX_ATTEMPTS", 8, minimum=1)
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "12345@localhost")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+
 # Bodies above this are refused with 413 before any parsing (webhooks and API alike).
 MINHU_MAX_BODY_BYTES = env_int("MINHU_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MINHU_MAX_BODY_BYTES
@@ -172,11 +202,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+# With the broker down, a request must not hang on it: publishing gives up within
+# about two seconds, the commit stands, and the catch-up sends the notices later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5,
+                                    "interval_max": 1}
 # A red card must follow its deadline within 60 s: sweep twice a minute.
 CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {"task": "tickets.tasks.sla_sweep_task", "schedule": 30.0},
     "feedback-expiry": {"task": "tickets.tasks.feedback_expiry_task", "schedule": 300.0},
     "archive": {"task": "tickets.tasks.archive_task", "schedule": 3600.0},
+    "notification-catch-up": {"task": "tickets.tasks.notification_sweep_task", "schedule": 60.0},
 }
 
 LOGIN_URL = "admin:login"

@@ -1,7 +1,27 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
-from tickets.models import Ticket, TicketEvent
-from tickets.selectors import ticket_visible_to
+from departments.selectors import staff_scope
+from tickets.errors import TicketError
+from tickets.models import ExtensionRequest, Notification, Ticket, TicketEvent
+from tickets.services import ticket_decide_extension
+from tickets.selectors import notifications_visible_to, overdue_report, ticket_visible_to
+from tickets.validation import mask_phone
+
+
+class OverdueReportFilter(admin.SimpleListFilter):
+    """The centre's report: unresolved 5 working days after the resolve deadline."""
+
+    title = _("overdue report")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("listed", _("5+ working days past the resolve deadline"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "listed":
+            return queryset.filter(id__in=overdue_report(user=request.user).values("id"))
+        return queryset
 
 
 class TicketEventInline(admin.TabularInline):
@@ -16,21 +36,8 @@ class TicketEventInline(admin.TabularInline):
         return False
 
 
-@admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
-    """Read-only for now: every change goes through the services (API)."""
-
-    list_display = ["number", "state", "category", "unit", "channel", "reported_at", "due_at"]
-    list_filter = ["state", "channel"]
-    search_fields = ["=number"]
-    list_select_related = ["category", "unit"]
-    show_full_result_count = False
-    readonly_fields = [f.name for f in Ticket._meta.fields if f.name != "access_code_hash"]
-    exclude = ["access_code_hash"]
-    inlines = [TicketEventInline]
-
-    def get_queryset(self, request):
-        return ticket_visible_to(request.user).select_related("category", "unit")
+class ReadOnlyScopedAdmin(admin.ModelAdmin):
+    """Staff read here; every change goes through the services."""
 
     def has_add_permission(self, request):
         return False
@@ -46,3 +53,101 @@ class TicketAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
+
+
+@admin.register(Ticket)
+class TicketAdmin(ReadOnlyScopedAdmin):
+    """Read-only for now: every change goes through the services (API)."""
+
+    list_display = [
+        "number", "state", "category", "unit", "channel", "reported_at", "due_at", "escalation_level",
+        "paused_until",
+    ]
+    list_filter = ["state", "channel", OverdueReportFilter]
+    search_fields = ["=number"]
+    list_select_related = ["category", "unit"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in Ticket._meta.fields if f.name != "access_code_hash"]
+    exclude = ["access_code_hash"]
+    inlines = [TicketEventInline]
+
+    def get_queryset(self, request):
+        return ticket_visible_to(request.user).select_related("category", "unit")
+
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyScopedAdmin):
+    """What reached whom: each notice with its status, attempts and last error."""
+
+    list_display = ["created_at", "ticket", "kind", "recipient_unit", "channel", "address",
+                    "status", "attempts", "sent_at"]
+    list_filter = ["status", "kind", "channel"]
+    search_fields = ["=ticket__number"]
+    list_select_related = ["ticket", "recipient_unit"]
+    show_full_result_count = False
+    fields = ["ticket", "event", "kind", "recipient_unit", "channel", "address", "body", "status",
+              "attempts", "last_error", "next_attempt_at", "created_at", "sent_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return notifications_visible_to(request.user).select_related("ticket", "recipient_unit")
+
+    # A citizen's phone is the centre's to see; unit staff get it masked, as everywhere.
+    def _masked(self, request, names):
+        if staff_scope(request.user).is_operator:
+            return names
+        return ["masked_address" if name == "address" else name for name in names]
+
+    def get_list_display(self, request):
+        return self._masked(request, super().get_list_display(request))
+
+    def get_fields(self, request, obj=None):
+        return self._masked(request, super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._masked(request, super().get_readonly_fields(request, obj))
+
+    @admin.display(description=_("address"))
+    def masked_address(self, obj: Notification) -> str:
+        is_citizen = obj.recipient_unit_id is None and obj.channel == Notification.Channel.SMS
+        return mask_phone(obj.address) if is_citizen else obj.address
+
+
+@admin.register(ExtensionRequest)
+class ExtensionRequestAdmin(ReadOnlyScopedAdmin):
+    """Extension requests (延期申请); the centre decides them here with the two actions."""
+
+    list_display = ["ticket", "until", "reason", "status", "requested_by", "requested_at", "decided_by"]
+    list_filter = ["status"]
+    search_fields = ["=ticket__number"]
+    list_select_related = ["ticket", "requested_by", "decided_by"]
+    show_full_result_count = False
+    actions = ["approve", "refuse"]
+
+    def get_queryset(self, request):
+        return ExtensionRequest.objects.filter(ticket__in=ticket_visible_to(request.user))
+
+    def has_approve_permission(self, request):
+        return staff_scope(request.user).is_dispatcher
+
+    has_refuse_permission = has_approve_permission
+
+    @admin.action(description=_("Approve the selected requests (the deadline moves)"), permissions=["approve"])
+    def approve(self, request, queryset):
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description=_("Refuse the selected requests"), permissions=["refuse"])
+    def refuse(self, request, queryset):
+        self._decide(request, queryset, approve=False)
+
+    def _decide(self, request, queryset, *, approve: bool) -> None:
+        done = 0
+        for extension in queryset.filter(status=ExtensionRequest.Status.PENDING).select_related("ticket"):
+            try:
+                ticket_decide_extension(ticket_id=extension.ticket_id, actor=request.user, approve=approve)
+            except TicketError as error:
+                self.message_user(request, f"{extension.ticket.number}: {error}", level=messages.ERROR)
+                continue
+            done += 1
+        self.message_user(request, _("%(count)d request(s) decided.") % {"count": done})

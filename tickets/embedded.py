@@ -10,12 +10,16 @@ import time
 
 from django.db import close_old_connections, connections
 
+from tickets.notifications import notification_sweep
 from tickets.sla import archive_sweep, feedback_expiry_sweep, sla_sweep
 
 logger = logging.getLogger(__name__)
 
 # (seconds between runs, job): the periods of the beat schedule.
-JOBS = ((30.0, sla_sweep), (300.0, feedback_expiry_sweep), (3600.0, archive_sweep))
+JOBS = (
+    (30.0, sla_sweep), (60.0, notification_sweep), (300.0, feedback_expiry_sweep),
+    (3600.0, archive_sweep),
+)
 
 
 def start(*, tick: float = 5.0, jobs=JOBS) -> threading.Event:

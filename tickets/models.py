@@ -15,7 +15,7 @@ from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 from django_fsm.signals import post_transition
 
 from departments import calendar
-from departments.models import Category, Unit
+from departments.models import Category, DeadlineUnit, Unit
 from departments.selectors import staff_scope
 
 
@@ -148,6 +148,15 @@ class Ticket(FSMModelMixin, models.Model):
     # mark); transitions reset it, the sweep advances it.
     next_check_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # 补充材料: while the unit waits for the citizen to supply something, the resolve
+    # clock stops; the time paused is added to the deadline when the clock restarts.
+    paused_at = models.DateTimeField(_("paused since"), null=True, blank=True, editable=False)
+    paused_until = models.DateTimeField(_("paused until"), null=True, blank=True, editable=False)
+    pause_count = models.PositiveSmallIntegerField(_("pauses"), default=0, editable=False)
+    paused_seconds = models.PositiveIntegerField(_("seconds paused"), default=0, editable=False)
+    # One step per red card (红牌): how often this ticket missed a deadline.
+    escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0, editable=False)
+
     is_final_dispatch = models.BooleanField(_("final dispatch (审定)"), default=False)
     reopen_count = models.PositiveIntegerField(_("reopen count"), default=0)
     support_count = models.PositiveIntegerField(_("support count"), default=0)
@@ -223,12 +232,14 @@ class Ticket(FSMModelMixin, models.Model):
         Runs after every transition (post_transition, once django-fsm has set the new
         state) and after any deadline moves outside one.
         """
-        stages = RUNNING_STAGES.get(self.state, ())
+        # A paused ticket's clock stands still: no running deadline, and the sweep
+        # looks at it again only when the pause runs out.
+        stages = RUNNING_STAGES.get(self.state, ()) if self.paused_at is None else ()
         dues = [(getattr(self, f"{s}_due_at"), getattr(self, f"{s}_warn_at")) for s in stages]
         dues = [d for d in dues if d[0] is not None]
         self.due_at = min((d[0] for d in dues), default=None)
         self.warn_at = min((d[1] for d in dues), default=None)
-        self.next_check_at = self.warn_at
+        self.next_check_at = self.paused_until if self.paused_at is not None else self.warn_at
 
     def start_clock(self) -> None:
         """Start the accept clock of a newly reported ticket."""
@@ -240,6 +251,22 @@ class Ticket(FSMModelMixin, models.Model):
         self.resolve_due_at = until
         self.resolve_warn_at = start + (until - start) * WARNING_FRACTION
         self.refresh_sla()
+
+    def end_pause(self, at: dt.datetime) -> None:
+        """Restart the resolve clock: the deadline moves on by the time paused.
+
+        A working-day deadline then ends with its day, as every working-day deadline
+        does (23:59:59 of a working day).
+        """
+        shift = max(at - self.paused_at, dt.timedelta(0))
+        if self.resolve_due_at is not None and shift:
+            due = self.resolve_due_at + shift
+            if self.category.resolve_unit == DeadlineUnit.WORKING_DAYS:
+                due = calendar.end_of_working_day(due)
+            self.resolve_due_at = due
+            self.resolve_warn_at = self.resolve_warn_at + shift if self.resolve_warn_at else None
+        self.paused_seconds += int(shift.total_seconds())
+        self.paused_at = self.paused_until = None
 
     @property
     def sla(self) -> str:
@@ -269,6 +296,10 @@ class Ticket(FSMModelMixin, models.Model):
 
     def can_system_act(self, user) -> bool:
         return False
+
+    def can_resume(self, user) -> bool:
+        scope = staff_scope(user)
+        return scope.handles(self.unit_id) or scope.is_dispatcher
 
     # -- the state machine ---------------------------------------------------------
 
@@ -313,15 +344,31 @@ class Ticket(FSMModelMixin, models.Model):
         self.unit = None
         self.return_count += 1
         self.claimed_at = None
+        self.paused_at = self.paused_until = None  # the next unit's clocks start afresh
         self._start_stage("accept", at)
 
     @transition(field=state, source=State.IN_PROGRESS, target=State.IN_PROGRESS, permission=can_unit_act)
     def request_extension(self) -> None:
         """Ask the centre for a later resolve deadline (延期申请); the deadline moves on approval."""
 
+    @transition(field=state, source=State.IN_PROGRESS, target=State.IN_PROGRESS, permission=can_unit_act,
+                conditions=[lambda t: t.paused_at is None])
+    def pause(self, *, at: dt.datetime, until: dt.datetime) -> None:
+        """Stop the resolve clock while the citizen supplies material (补充材料), until `until` at most."""
+        self.paused_at, self.paused_until = at, until
+        self.pause_count += 1
+
+    @transition(field=state, source=State.IN_PROGRESS, target=State.IN_PROGRESS, permission=can_resume,
+                conditions=[lambda t: t.paused_at is not None])
+    def resume(self, *, at: dt.datetime) -> None:
+        """Restart the resolve clock: the material came, or the pause ran out."""
+        self.end_pause(at)
+
     @transition(field=state, source=State.IN_PROGRESS, target=State.RESOLVED, permission=can_unit_act)
     def resolve(self, *, reply: str, at: dt.datetime) -> None:
         """Submit the unit's reply (办结) for the centre to verify."""
+        if self.paused_at is not None:
+            self.end_pause(at)  # the paused time counts for the unit, should it be sent back
         self.reply = reply
         self.resolved_at = at
 
@@ -408,6 +455,8 @@ class ExtensionRequest(models.Model):
 class AlertLevel(models.TextChoices):
     YELLOW = "yellow", _("黄牌 yellow card (80 % of the time used)")
     RED = "red", _("红牌 red card (deadline missed)")
+    URGE = "urge", _("催办 urging (the day after a missed resolve deadline)")
+    OVERDUE = "overdue", _("listed as overdue (5 working days past the resolve deadline)")
 
 
 class DeadlineAlert(models.Model):
@@ -483,3 +532,76 @@ class TicketEvent(models.Model):
             unit=unit, note=note, payload=payload or {}, is_public=is_public,
             at=at or timezone.now(),
         )
+
+
+class Notification(models.Model):
+    """One message to one address through one channel: what reached whom, and when.
+
+    Rows are written in the transaction that caused them (a card, a transition), so
+    a message is never lost with a rolled-back change nor sent for one; a task sends
+    them after the commit, and a periodic catch-up resends what no task delivered
+    (the broker was down, a worker died).
+    """
+
+    class Kind(models.TextChoices):
+        ACKNOWLEDGEMENT = "acknowledgement", _("receipt to the citizen")
+        CLAIM_REMINDER = "claim_reminder", _("reminder to sign for a ticket (签收)")
+        WARNING = "warning", _("yellow card (黄牌)")
+        ESCALATION = "escalation", _("red card escalation (红牌)")
+        URGING = "urging", _("urging notice (催办)")
+        EXTENSION = "extension", _("extension granted (延期)")
+        PAUSE = "pause", _("material requested from the citizen (补充材料)")
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("email")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("waiting to be sent")
+        SENDING = "sending", _("being sent")
+        RETRYING = "retrying", _("failed, to be retried")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed for good")
+        SKIPPED = "skipped", _("no address to send to")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="notifications")
+    event = models.ForeignKey(TicketEvent, on_delete=models.PROTECT, related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    # A unit's liaison, or (no unit) the citizen who reported the ticket.
+    recipient_unit = models.ForeignKey(
+        Unit, verbose_name=_("recipient unit"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    address = models.CharField(_("address"), max_length=254, blank=True)
+    body = models.TextField(_("message"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    # When the row may next be claimed by a sender: now for a new row, after the
+    # backoff for a failed one, after the lease for one being sent.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            # The catch-up: WHERE status IN (outstanding) AND next_attempt_at <= now.
+            models.Index(fields=["next_attempt_at"], name="notification_outstanding",
+                         condition=Q(status__in=["pending", "sending", "retrying"])),
+            models.Index(fields=["ticket", "id"], name="notification_ticket_id"),
+        ]
+        constraints = [
+            # One event tells one address once, however often the code that writes it runs.
+            models.UniqueConstraint(fields=["event", "channel", "address"], name="notification_once",
+                                    condition=~Q(address="")),
+            # A unit with no contact on file is recorded once per event, each unit its own row.
+            models.UniqueConstraint(fields=["event", "channel", "recipient_unit"],
+                                    name="notification_unreachable_once", condition=Q(address="")),
+        ]
+
+    def __str__(self) -> str:
+        # No address here: the admin shows this in titles and breadcrumbs to unit staff.
+        return f"{self.get_kind_display()} #{self.pk} ({self.get_status_display()})"

@@ -3,12 +3,12 @@
 import datetime as dt
 import re
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from departments.selectors import staff_scope
 from tickets.errors import InvalidInput, NotFound
-from tickets.models import Sla, Ticket, TicketEvent
+from tickets.models import AlertLevel, DeadlineAlert, Notification, Sla, State, Ticket, TicketEvent
 from tickets.validation import mask_name, mask_phone, normalize_phone
 
 _NUMBER = re.compile(r"^\d{13,}$")
@@ -115,3 +115,28 @@ def _text_filter(text: str) -> Q:
         except InvalidInput:
             pass
     return Q(description__icontains=text) | Q(address__icontains=text)
+
+
+def overdue_report(*, user) -> QuerySet[Ticket]:
+    """Return the visible tickets still unresolved 5 working days after their resolve deadline.
+
+    The sweep lists a ticket (an "overdue" card) when that day comes; the listing holds
+    while the same deadline stands and the unit has not answered.
+    """
+    listed = DeadlineAlert.objects.filter(
+        ticket=OuterRef("pk"), stage="resolve", level=AlertLevel.OVERDUE, due_at=OuterRef("resolve_due_at")
+    )
+    return (
+        ticket_visible_to(user)
+        # due_at <= now narrows to the running late (an index) before the check per row.
+        .filter(state__in=[State.DISPATCHED, State.IN_PROGRESS], due_at__lte=timezone.now())
+        .filter(Exists(listed))
+        .select_related("category", "unit")
+    )
+
+
+def notifications_visible_to(user) -> QuerySet[Notification]:
+    """Return the notices of the tickets the user may see."""
+    if staff_scope(user).sees_all:
+        return Notification.objects.all()  # no semi-join over every ticket for the centre
+    return Notification.objects.filter(ticket__in=ticket_visible_to(user))

@@ -8,17 +8,21 @@ lock, finds the new state and gets Conflict.
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from departments import calendar
 from departments.models import Category, Unit, UnitKind
 from departments.selectors import staff_scope
+from tickets import notifications
 from tickets.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from tickets.models import (
     Channel,
     ExtensionRequest,
+    Notification,
     Rating,
     ReturnReason,
     State,
@@ -35,8 +39,6 @@ from tickets.validation import (
     clean_text,
     normalize_phone,
 )
-
-MAX_EXTENSION_DAYS = 30
 
 
 def _next_ticket_id() -> int:
@@ -111,7 +113,8 @@ def ticket_create(
     ticket.set_access_code(code)
     ticket.start_clock()
     ticket.save(force_insert=True)
-    TicketEvent.record(ticket, "report", "", actor=actor, payload={"channel": channel}, at=now)
+    event = TicketEvent.record(ticket, "report", "", actor=actor, payload={"channel": channel}, at=now)
+    notifications.notify(event, Notification.Kind.ACKNOWLEDGEMENT, notifications.citizen_recipients(ticket))
     return ticket, code
 
 
@@ -149,11 +152,13 @@ def _transition(ticket: Ticket, name: str, actor, **kwargs) -> str:
     return from_state
 
 
-# A unit's own acts: nothing automatic may sign, return, extend or answer for a unit.
-_PEOPLE_ONLY = frozenset({"claim", "return_to_centre", "request_extension", "resolve"})
+# A unit's own acts: nothing automatic may sign, return, extend, pause or answer for a unit.
+_PEOPLE_ONLY = frozenset({"claim", "return_to_centre", "request_extension", "pause", "resolve"})
 
 _REFUSED_BY_CONDITION = {
     "return_to_centre": "The centre dispatched this ticket as final (审定): it cannot be returned.",
+    "pause": "The ticket is already paused for the citizen's material.",
+    "resume": "The ticket is not paused.",
 }
 
 _LABELS = {
@@ -170,6 +175,8 @@ _LABELS = {
     "resolve": ("resolve", "resolved"),
     "verify": ("verify", "verified"),
     "archive": ("archive", "archived"),
+    "pause": ("pause", "paused"),
+    "resume": ("resume", "resumed"),
 }
 
 
@@ -275,20 +282,32 @@ def ticket_return(*, ticket_id: int, actor, reason: str, comment: str = "") -> T
 
 @transaction.atomic
 def ticket_request_extension(*, ticket_id: int, actor, until: dt.datetime, reason: str) -> Ticket:
-    """Ask the centre to move the resolve deadline to `until` (延期申请)."""
+    """Ask the centre to move the resolve deadline to `until` (延期申请), before it passes.
+
+    The category's policy bounds it: `until` at most its extension time after the
+    current deadline, and no more than its number of approved extensions.
+    """
     reason = clean_text(reason, field="reason", max_length=MAX_NOTE, required=True)
     ticket = _locked(ticket_id)
     now = timezone.now()
     from_state = _transition(ticket, "request_extension", actor)
-    current = ticket.resolve_due_at
+    current, category = ticket.resolve_due_at, ticket.category
     if until <= now or (current is not None and until <= current):
         raise InvalidInput(
             "The new deadline must be later than the current one.", fields={"until": ["Too early."]}
         )
-    if current is not None and until > current + dt.timedelta(days=MAX_EXTENSION_DAYS):
+    if current is not None and ticket.paused_at is None and current <= now:
+        raise Conflict("The resolve deadline has passed: an extension is asked for before it.")
+    latest = calendar.due_at(current or now, *category.deadline("extension"))
+    if until > latest:
         raise InvalidInput(
-            f"An extension may add at most {MAX_EXTENSION_DAYS} days.", fields={"until": ["Too late."]}
+            f"The policy of {category.code} allows an extension to "
+            f"{timezone.localtime(latest):%Y-%m-%d %H:%M} at the latest.",
+            fields={"until": ["Beyond the policy's limit."]},
         )
+    granted = ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.APPROVED).count()
+    if granted >= category.max_extensions:
+        raise Conflict(f"This ticket has had the {category.max_extensions} extension(s) its policy allows.")
     # The ticket row is locked, so this check cannot race; the constraint backs it up.
     if ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.PENDING).exists():
         raise Conflict("An extension request for this ticket is already waiting for the centre.")
@@ -326,13 +345,67 @@ def ticket_decide_extension(*, ticket_id: int, actor, approve: bool, note: str =
     request.status = ExtensionRequest.Status.APPROVED if approve else ExtensionRequest.Status.REFUSED
     request.decided_by, request.decided_at = actor, now
     request.save(update_fields=["status", "decided_by", "decided_at"])
+    payload = {"until": request.until.isoformat()}
     if approve:
+        payload["previous_due_at"] = ticket.resolve_due_at.isoformat() if ticket.resolve_due_at else None
+        payload["previous_sla"] = ticket.sla  # a yellow or red card this clears
         ticket.extend_resolve_deadline(request.until)
         ticket.save()
     kind = "extension_approved" if approve else "extension_refused"
+    event = TicketEvent.record(
+        ticket, kind, ticket.state, actor=actor, unit=ticket.unit, note=note, payload=payload,
+        is_public=approve,
+    )
+    if approve:
+        notifications.notify(event, Notification.Kind.EXTENSION, notifications.citizen_recipients(ticket),
+                             until=notifications.local(request.until))
+    return ticket
+
+
+@transaction.atomic
+def ticket_pause(*, ticket_id: int, actor, reason: str, until: dt.datetime) -> Ticket:
+    """Stop the resolve clock while the citizen supplies material (补充材料).
+
+    The reason is what the citizen is asked for: it is shown to them and sent by SMS.
+    A pause lasts until `until` at most (MINHU_PAUSE_MAX_DAYS), a ticket gets
+    MINHU_PAUSE_MAX_COUNT of them; the sweep restarts the clock when one runs out.
+    """
+    reason = clean_text(reason, field="reason", max_length=MAX_NOTE, required=True)
+    ticket = _locked(ticket_id)
+    now = timezone.now()
+    from_state = _transition(ticket, "pause", actor, at=now, until=until)
+    # Checked after role and state, like every argument; raising rolls the pause back.
+    if ticket.pause_count > settings.MINHU_PAUSE_MAX_COUNT:
+        raise Conflict(f"This ticket has had the {settings.MINHU_PAUSE_MAX_COUNT} pause(s) allowed.")
+    latest = now + dt.timedelta(days=settings.MINHU_PAUSE_MAX_DAYS)
+    if until <= now or until > latest:
+        raise InvalidInput(
+            f"A pause ends after now and within {settings.MINHU_PAUSE_MAX_DAYS} days.",
+            fields={"until": ["Too early." if until <= now else "Beyond the limit of a pause."]},
+        )
+    event = TicketEvent.record(
+        ticket, "pause", from_state, actor=actor, unit=ticket.unit, note=reason,
+        payload={"until": until.isoformat()},
+    )
+    notifications.notify(event, Notification.Kind.PAUSE, notifications.citizen_recipients(ticket),
+                         reason=reason, until=notifications.local(until))
+    return ticket
+
+
+@transaction.atomic
+def ticket_resume(*, ticket_id: int, actor, note: str = "", at: dt.datetime | None = None) -> Ticket:
+    """Restart the resolve clock; the deadline moves on by the time paused.
+
+    `actor=None` is the sweep ending a pause that ran out, at its end (`at`).
+    """
+    note = clean_text(note, field="comment", max_length=MAX_NOTE, required=False)
+    ticket = _locked(ticket_id)
+    paused_from = ticket.paused_at
+    from_state = _transition(ticket, "resume", actor, at=at or timezone.now())
     TicketEvent.record(
-        ticket, kind, ticket.state, actor=actor, unit=ticket.unit, note=note,
-        payload={"until": request.until.isoformat()}, is_public=approve,
+        ticket, "resume", from_state, actor=actor, unit=ticket.unit, note=note,
+        payload={"paused_at": paused_from.isoformat(), "automatic": actor is None,
+                 "resolve_due_at": ticket.resolve_due_at.isoformat() if ticket.resolve_due_at else None},
     )
     return ticket
 

@@ -25,3 +25,31 @@ def archive_task() -> int:
     from tickets.sla import archive_sweep
 
     return archive_sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def notification_sweep_task() -> int:
+    """Queue the notices that no task delivered (the broker was down, a worker died)."""
+    from tickets.notifications import notification_sweep
+
+    return notification_sweep()
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def notifications_send_task(self, notification_ids: list[int]) -> None:
+    """Send the notices; a failed one comes back after its backoff, up to the attempt limit.
+
+    Safe to run twice: each notice is claimed by a conditional update, and one that
+    was sent, or is gone, is passed over.
+    """
+    from tickets.notifications import notification_send
+
+    retries: dict[float, list[int]] = {}
+    for notification_id in notification_ids:
+        delay = notification_send(notification_id=notification_id)
+        if delay is not None:
+            retries.setdefault(delay, []).append(notification_id)
+    if self.request.is_eager:
+        return  # in process (the embedded demo) nothing may sleep: the catch-up retries
+    for delay, ids in retries.items():
+        notifications_send_task.apply_async((ids,), countdown=delay)

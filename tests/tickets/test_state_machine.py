@@ -16,6 +16,7 @@ ALLOWED_FROM = {
     "claim": {State.DISPATCHED},
     "return": {State.DISPATCHED, State.IN_PROGRESS},
     "request_extension": {State.IN_PROGRESS},
+    "pause": {State.IN_PROGRESS},
     "resolve": {State.IN_PROGRESS},
     "verify": {State.RESOLVED},
     "send_back": {State.RESOLVED},
@@ -31,6 +32,7 @@ TARGET = {
     "claim": State.IN_PROGRESS,
     "return": State.ACCEPTED,
     "request_extension": State.IN_PROGRESS,
+    "pause": State.IN_PROGRESS,
     "resolve": State.RESOLVED,
     "verify": State.AWAITING_FEEDBACK,
     "send_back": State.IN_PROGRESS,
@@ -43,7 +45,7 @@ UNIT = {"handler", "unit_admin"}
 ROLES_FOR = {
     "accept": CENTRE, "reject": CENTRE, "merge": CENTRE, "dispatch": CENTRE, "verify": CENTRE,
     "send_back": CENTRE, "archive": CENTRE,
-    "claim": UNIT, "return": UNIT, "request_extension": UNIT, "resolve": UNIT,
+    "claim": UNIT, "return": UNIT, "request_extension": UNIT, "pause": UNIT, "resolve": UNIT,
     "rate": {"operator", "dispatcher", "system"},
     "expire_feedback": {"system"},
 }
@@ -69,6 +71,9 @@ def _call(name, ticket, actor, city):
         "request_extension": lambda: services.ticket_request_extension(
             **args, until=(ticket.resolve_due_at or timezone.now()) + dt.timedelta(days=3),
             reason="需要协调施工",
+        ),
+        "pause": lambda: services.ticket_pause(
+            **args, until=timezone.now() + dt.timedelta(days=3), reason="请补充房屋产权证明",
         ),
         "resolve": lambda: services.ticket_resolve(**args, reply="已修复管道"),
         "verify": lambda: services.ticket_verify(**args),

@@ -105,6 +105,10 @@ class TicketOutput(serializers.Serializer):
     return_count = serializers.IntegerField()
     is_final_dispatch = serializers.BooleanField()
     merged_into = serializers.CharField(source="merged_into.number", allow_null=True, default=None)
+    escalation_level = serializers.IntegerField(help_text="Red cards (红牌) this ticket has had.")
+    paused_until = serializers.DateTimeField(
+        allow_null=True, help_text="While waiting for the citizen's material (补充材料): the pause's end."
+    )
     reporter = serializers.SerializerMethodField()
 
     def get_reporter(self, ticket) -> ReporterOutput:
@@ -164,6 +168,11 @@ class DispatchInput(serializers.Serializer):
 class ExtensionInput(serializers.Serializer):
     until = serializers.DateTimeField()
     reason = serializers.CharField(trim_whitespace=False)
+
+
+class PauseInput(serializers.Serializer):
+    until = serializers.DateTimeField(help_text="When the pause ends at the latest.")
+    reason = serializers.CharField(trim_whitespace=False, help_text="What the citizen is asked to supply.")
 
 
 class CommentInput(serializers.Serializer):

@@ -11,6 +11,7 @@ urlpatterns = [
         path(f"tickets/<str:number>/{view.transition}/", view.as_view(), name=f"api-ticket-{view.transition}")
         for view in views.TRANSITION_VIEWS
     ],
+    path("reports/overdue/", views.OverdueReportApi.as_view(), name="api-report-overdue"),
     path("units/", UnitListApi.as_view(), name="api-units"),
     path("categories/", CategoryListApi.as_view(), name="api-categories"),
 ]

@@ -226,6 +226,24 @@ class RefuseExtensionApi(TicketTransitionApi):
         )
 
 
+class PauseApi(TicketTransitionApi):
+    transition, summary, InputSerializer = (
+        "pause", "Stop the resolve clock while the citizen supplies material (补充材料)", s.PauseInput,
+    )
+
+    def perform(self, ticket, actor, data):
+        return services.ticket_pause(ticket_id=ticket.id, actor=actor, until=data["until"], reason=data["reason"])
+
+
+class ResumeApi(TicketTransitionApi):
+    transition, summary, InputSerializer = (
+        "resume", "Restart the resolve clock; the deadline moves on by the time paused", s.CommentInput,
+    )
+
+    def perform(self, ticket, actor, data):
+        return services.ticket_resume(ticket_id=ticket.id, actor=actor, note=data.get("comment", ""))
+
+
 class ResolveApi(TicketTransitionApi):
     transition, summary, InputSerializer = "resolve", "Submit the unit's reply (办结)", s.ResolveInput
 
@@ -272,9 +290,22 @@ class ArchiveApi(TicketTransitionApi):
 
 TRANSITION_VIEWS = [
     AcceptApi, RejectApi, MergeApi, DispatchApi, ClaimApi, ReturnApi, RequestExtensionApi,
-    ApproveExtensionApi, RefuseExtensionApi, ResolveApi, VerifyApi, SendBackApi, RateApi,
-    ExpireFeedbackApi, ArchiveApi,
+    ApproveExtensionApi, RefuseExtensionApi, PauseApi, ResumeApi, ResolveApi, VerifyApi, SendBackApi,
+    RateApi, ExpireFeedbackApi, ArchiveApi,
 ]
+
+
+class OverdueReportApi(APIView):
+    @extend_schema(
+        responses=s.TicketOutput(many=True),
+        summary="Tickets still unresolved 5 working days after their resolve deadline",
+    )
+    def get(self, request):
+        tickets = selectors.overdue_report(user=request.user).select_related("merged_into")
+        paginator = NewestFirstCursorPagination()
+        page = paginator.paginate_queryset(tickets, request, view=self)
+        data = s.TicketOutput(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
 
 
 class TokenApi(APIView):

@@ -40,6 +40,7 @@ VALID_BODIES = {
     "dispatch": {"unit": "power-supply"},
     "return": {"reason": "wrong_territory"},
     "request-extension": {"until": "2099-01-01T12:00:00+08:00", "reason": "需要协调"},
+    "pause": {"until": "2099-01-01T12:00:00+08:00", "reason": "请补充现场照片"},
     "resolve": {"reply": "已修复"},
     "send-back": {"reason": "回复不完整"},
     "rate": {"rating": "satisfied"},

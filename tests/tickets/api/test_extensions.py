@@ -3,11 +3,13 @@
 import datetime as dt
 
 import pytest
+import time_machine
 
+from departments import calendar
 from tests.factories import make_ticket
 from tests.tickets.api.helpers import act, assert_error
 from tickets import services
-from tickets.models import ExtensionRequest, State, Ticket, TicketEvent
+from tickets.models import ExtensionRequest, Notification, State, Ticket, TicketEvent
 
 
 def _resolve_due(data: dict) -> dt.datetime:
@@ -77,11 +79,52 @@ def test_request_equal_to_the_current_deadline_is_400(city, api, ticket):
     assert "until" in assert_error(response, 400)["fields"]
 
 
-def test_request_for_more_than_thirty_extra_days_is_400(city, api, ticket):
-    response = _request(api, city, ticket, ticket.resolve_due_at + dt.timedelta(days=31))
+def test_request_beyond_the_categorys_extension_limit_is_400(city, api, ticket):
+    # The policy: 10 working days past the current deadline at most.
+    latest = calendar.due_at(ticket.resolve_due_at, 10, "working_days")
 
-    assert "until" in assert_error(response, 400)["fields"]
+    response = _request(api, city, ticket, latest + dt.timedelta(seconds=1))
+
+    body = assert_error(response, 400)
+    assert "until" in body["fields"] and "at the latest" in body["detail"]
     assert not ExtensionRequest.objects.filter(ticket=ticket).exists()
+    assert _request(api, city, ticket, latest).status_code == 200
+
+
+def test_the_policy_limits_how_many_extensions_a_ticket_gets(city, api, ticket):
+    city.category.max_extensions = 1
+    city.category.save()
+    _request(api, city, ticket, ticket.resolve_due_at + dt.timedelta(days=1))
+    act(api(city.dispatcher), ticket, "approve-extension")
+    due = Ticket.objects.get(id=ticket.id).resolve_due_at
+
+    response = _request(api, city, ticket, due + dt.timedelta(days=1))
+
+    assert "1 extension" in assert_error(response, 409, "conflict")["detail"]
+    assert ExtensionRequest.objects.filter(ticket=ticket).count() == 1
+
+
+def test_request_after_the_deadline_passed_is_409(city, api, ticket):
+    later = ticket.resolve_due_at + dt.timedelta(hours=1)
+    with time_machine.travel(later, tick=False):
+        response = _request(api, city, ticket, later + dt.timedelta(days=2))
+
+    assert "before it" in assert_error(response, 409, "conflict")["detail"]
+
+
+def test_approval_clears_the_warning_and_tells_the_citizen_the_new_date(city, api, ticket):
+    until = ticket.resolve_due_at + dt.timedelta(days=5)
+    with time_machine.travel(ticket.resolve_warn_at + dt.timedelta(minutes=1), tick=False):
+        _request(api, city, ticket, until)
+        assert Ticket.objects.get(id=ticket.id).sla == "warning"
+        data = act(api(city.dispatcher), ticket, "approve-extension").json()
+
+    assert data["sla"] == "ok"
+    event = TicketEvent.objects.filter(ticket=ticket).latest("id")
+    assert event.payload["previous_sla"] == "warning" and event.is_public
+    sms = Notification.objects.get(event=event)
+    assert (sms.kind, sms.address) == (Notification.Kind.EXTENSION, "13800138000")
+    assert f"{until.astimezone(calendar.local_zone()):%Y-%m-%d %H:%M}" in sms.body
 
 
 def test_request_with_a_blank_reason_is_400(city, api, ticket):

@@ -8,8 +8,8 @@ from tickets.models import State, Ticket, TicketEvent
 
 TRANSITIONS = [
     "accept", "reject", "merge", "dispatch", "claim", "return", "request-extension",
-    "approve-extension", "refuse-extension", "resolve", "verify", "send-back", "rate",
-    "expire-feedback", "archive",
+    "approve-extension", "refuse-extension", "pause", "resume", "resolve", "verify", "send-back",
+    "rate", "expire-feedback", "archive",
 ]
 
 # Valid bodies (merge needs a target), so a refusal can only come from the ticket being hidden.

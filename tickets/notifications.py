@@ -1,0 +1,292 @@
+"""Messages to units and citizens: who is told what, and how it gets there.
+
+Writing a notice and sending it are apart on purpose. `notify()` writes Notification
+rows in the caller's transaction, next to the event that caused them, and asks for a
+send only after the commit; the send runs in a Celery task with retries and backoff.
+A transition therefore never waits on an SMS gateway and never fails because one is
+down, and a notice exists exactly when its cause was committed. `notification_sweep`
+resends what no task delivered (the broker was down, a worker died mid-send).
+
+Backends are chosen per channel by settings.MINHU_NOTIFICATION_BACKENDS:
+`LogBackend` (development: the log), `HttpSmsBackend` (an SMS gateway over HTTPS),
+`EmailBackend` (Django's mail, itself configured by EMAIL_BACKEND/EMAIL_HOST).
+"""
+
+import datetime as dt
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from departments.models import Unit
+from tickets.models import Notification, Ticket, TicketEvent
+from tickets.validation import mask_phone
+
+logger = logging.getLogger(__name__)
+
+Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
+OUTSTANDING = (Status.PENDING, Status.SENDING, Status.RETRYING)
+
+# A sender holds a claimed row this long; a worker that dies mid-send frees it then.
+LEASE = dt.timedelta(minutes=5)
+# The catch-up leaves fresh rows to the task queued on commit for this long.
+CATCH_UP_GRACE = dt.timedelta(seconds=30)
+
+# SMS texts as registered with the gateway (Chinese gateways send approved templates
+# only, each under the hotline's signature). {stage} is a stage's Chinese name.
+TEMPLATES = {
+    Kind.ACKNOWLEDGEMENT: "【12345】您反映的问题已登记，工单号{number}。可凭查询码在网站查询办理进度。",
+    Kind.CLAIM_REMINDER: "【12345】工单{number}已派至贵单位，尚未签收，请于{due}前签收。",
+    Kind.WARNING: "【12345】工单{number}{stage}时限将至（{due}），请抓紧办理。",
+    Kind.ESCALATION: "【12345】工单{number}（{unit}）已超过{stage}时限（{due}），已升级督办（第{level}级）。",
+    Kind.URGING: "【12345】催办：工单{number}（{unit}）已超过办结时限（{due}），请立即办理并回复。",
+    Kind.EXTENSION: "【12345】您的工单{number}经批准延期，办结时限调整为{until}。",
+    Kind.PAUSE: "【12345】您的工单{number}需补充材料：{reason}。请于{until}前联系承办单位或拨打12345。",
+}
+STAGE_NAMES = {"accept": "受理", "claim": "签收", "resolve": "办结", "feedback": "回访"}
+
+
+def local(at: dt.datetime | None) -> str:
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+# -- who is told ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """An address on a channel, for a unit's liaison (unit set) or the citizen (unit None)."""
+
+    channel: str
+    address: str
+    unit: Unit | None = None
+
+
+def unit_recipients(units: Iterable[Unit | None]) -> list[Recipient]:
+    """Return each unit's liaison addresses; a unit with none gets one empty SMS address.
+
+    The empty address is written as a skipped notice, so staff see that a unit was due
+    a message and had no liaison to receive it.
+    """
+    recipients, seen = [], set()
+    for unit in units:
+        if unit is None or unit.id in seen:
+            continue
+        seen.add(unit.id)
+        mine = [Recipient(Channel.SMS, unit.liaison_phone, unit)] if unit.liaison_phone else []
+        if unit.liaison_email:
+            mine.append(Recipient(Channel.EMAIL, unit.liaison_email, unit))
+        recipients += mine or [Recipient(Channel.SMS, "", unit)]
+    return recipients
+
+
+def citizen_recipients(ticket: Ticket) -> list[Recipient]:
+    return [Recipient(Channel.SMS, ticket.reporter_phone)] if ticket.reporter_phone else []
+
+
+# -- writing notices (inside the caller's transaction) --------------------------
+
+
+def build(event: TicketEvent, kind: str, recipients: Iterable[Recipient], **context) -> list[Notification]:
+    """Return unsaved notices of one event, one per distinct address."""
+    ticket = event.ticket
+    body = TEMPLATES[kind].format(number=ticket.number, **context)
+    now = timezone.now()
+    rows, seen = [], set()
+    for r in recipients:
+        # Several units sharing one contact hear once; units with none are each recorded.
+        key = (r.channel, r.address) if r.address else (r.channel, "", r.unit and r.unit.pk)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(Notification(
+            ticket=ticket, event=event, kind=kind, recipient_unit=r.unit, channel=r.channel,
+            address=r.address, body=body, created_at=now,
+            status=Status.PENDING if r.address else Status.SKIPPED,
+            next_attempt_at=now if r.address else None,
+            last_error="" if r.address else "The unit has no liaison phone or email.",
+        ))
+    return rows
+
+
+def save_and_send(rows: list[Notification]) -> list[Notification]:
+    """Insert the notices and queue their sending for after the commit."""
+    if not rows:
+        return rows
+    # ignore_conflicts: a notice already written for this event and address stays
+    # the only one (a retried sweep, a replayed task).
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    _send_after_commit(rows)
+    return rows
+
+
+def _send_after_commit(rows: list[Notification]) -> None:
+    # Ids are not returned under ignore_conflicts; find the rows again by their event.
+    events = sorted({row.event_id for row in rows if row.address})
+    if events:
+        # A named function, not a partial: Django logs a failed robust callback by its
+        # __qualname__, which a partial lacks.
+        def queue_notices() -> None:
+            _queue_events(events)
+
+        transaction.on_commit(queue_notices, robust=True)
+
+
+def notify(event: TicketEvent, kind: str, recipients: Iterable[Recipient], **context) -> list[Notification]:
+    """Write the notices of one event and queue them to be sent after the commit."""
+    return save_and_send(build(event, kind, recipients, **context))
+
+
+def _queue_events(event_ids: list[int]) -> None:
+    ids = list(
+        Notification.objects.filter(event_id__in=event_ids, status=Status.PENDING)
+        .values_list("id", flat=True)
+    )
+    queue(ids)
+
+
+def queue(ids: list[int]) -> None:
+    """Hand the notices to the send task, a chunk per message on the broker.
+
+    With the broker down this raises; the caller's commit has happened (on_commit
+    with robust=True logs it) and the catch-up sends the rows later.
+    """
+    from tickets.tasks import notifications_send_task
+
+    for start in range(0, len(ids), 100):
+        notifications_send_task.delay(ids[start:start + 100])
+
+
+# -- sending (in the task) -------------------------------------------------------
+
+
+class DeliveryError(Exception):
+    """The backend could not deliver now; the notice is retried."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The backend refused the notice for good (a bad address); it is not retried."""
+
+
+class LogBackend:
+    """Write each notice to the log: development and the embedded demo."""
+
+    def send(self, notification: Notification) -> None:
+        address = mask_phone(notification.address) if notification.channel == Channel.SMS else notification.address
+        logger.info("Notice %s to %s by %s: %s", notification.id, address, notification.channel, notification.body)
+
+
+class HttpSmsBackend:
+    """POST each SMS as JSON to the gateway (MINHU_SMS_GATEWAY_URL, bearer MINHU_SMS_GATEWAY_TOKEN).
+
+    The notice's id goes with it as `ref`, so a gateway that deduplicates by reference
+    sends a notice resent after a lost answer only once.
+    """
+
+    timeout = 10.0
+
+    def send(self, notification: Notification) -> None:
+        payload = json.dumps({"to": notification.address, "text": notification.body,
+                              "ref": f"minhu-{notification.id}"}).encode()
+        request = urllib.request.Request(
+            settings.MINHU_SMS_GATEWAY_URL, data=payload, method="POST",
+            headers={"Content-Type": "application/json",
+                     "Authorization": f"Bearer {settings.MINHU_SMS_GATEWAY_TOKEN}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            # 4xx but 408/429 is the request's own fault: sending it again changes nothing.
+            if 400 <= error.code < 500 and error.code not in (408, 429):
+                raise PermanentDeliveryError(f"gateway refused it: HTTP {error.code}") from error
+            raise DeliveryError(f"gateway answered HTTP {error.code}") from error
+        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            raise DeliveryError(f"gateway unreachable: {error}") from error
+
+
+class EmailBackend:
+    """Send each notice as an email through Django's configured mail backend."""
+
+    def send(self, notification: Notification) -> None:
+        subject = notification.body.split("，")[0][:80]
+        try:
+            send_mail(subject, notification.body, None, [notification.address])
+        except OSError as error:
+            raise DeliveryError(f"mail server: {error}") from error
+
+
+@cache
+def _backend(path: str):
+    return import_string(path)()
+
+
+def backend_for(channel: str):
+    return _backend(settings.MINHU_NOTIFICATION_BACKENDS[channel])
+
+
+def backoff(attempts: int) -> float:
+    """Seconds to wait before attempt `attempts + 1`: doubling, capped at an hour."""
+    return min(settings.MINHU_NOTIFY_BACKOFF_SECONDS * 2 ** (attempts - 1), 3600.0)
+
+
+def notification_send(*, notification_id: int, now: dt.datetime | None = None) -> float | None:
+    """Send one notice if it is still outstanding; return the seconds to its retry, or None.
+
+    The claim is a conditional UPDATE whose row count says who won: of two tasks
+    holding the same id (a redelivery, the catch-up), one sends and the other returns.
+    """
+    now = now or timezone.now()
+    claimed = Notification.objects.filter(
+        id=notification_id, status__in=OUTSTANDING, next_attempt_at__lte=now
+    ).update(status=Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
+    if not claimed:
+        return None
+    notification = Notification.objects.get(id=notification_id)
+    try:
+        backend_for(notification.channel).send(notification)
+    except PermanentDeliveryError as error:
+        _finish(notification, Status.FAILED, error=str(error))
+        return None
+    except Exception as error:  # any backend fault is retried, within the limit
+        if notification.attempts >= settings.MINHU_NOTIFY_MAX_ATTEMPTS:
+            _finish(notification, Status.FAILED, error=f"{error} (gave up after {notification.attempts} attempts)")
+            return None
+        delay = backoff(notification.attempts)
+        _finish(notification, Status.RETRYING, error=str(error),
+                next_attempt_at=timezone.now() + dt.timedelta(seconds=delay))
+        logger.warning("Notice %s failed (attempt %s), retry in %.0f s: %s",
+                       notification.id, notification.attempts, delay, error)
+        return delay
+    _finish(notification, Status.SENT, sent_at=timezone.now())
+    return None
+
+
+def _finish(notification: Notification, status: str, *, error: str = "",
+            next_attempt_at: dt.datetime | None = None, sent_at: dt.datetime | None = None) -> None:
+    # Only the holder of the claim records the outcome.
+    Notification.objects.filter(id=notification.id, status=Status.SENDING).update(
+        status=status, last_error=error[:1000], next_attempt_at=next_attempt_at, sent_at=sent_at
+    )
+
+
+def notification_sweep(*, now: dt.datetime | None = None, limit: int = 2000) -> int:
+    """Queue the notices that no task has delivered; return how many were queued."""
+    now = now or timezone.now()
+    ids = list(
+        Notification.objects.filter(status__in=OUTSTANDING, next_attempt_at__lte=now - CATCH_UP_GRACE)
+        .order_by("next_attempt_at").values_list("id", flat=True)[:limit]
+    )
+    if ids:
+        queue(ids)
+    return len(ids)
