@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from departments import calendar
@@ -122,7 +122,7 @@ def _check_batch(tickets: list[Ticket], now: dt.datetime) -> int:
     for ticket, _stage, level, _due, _warn in new:
         if level == R:
             ticket.escalation_level += 1
-    Ticket.objects.bulk_update(tickets, ["next_check_at", "escalation_level"])
+    _save_checks(tickets)
     if not new:
         return 0
     # Rows are locked, so a card raised before is in `raised_before`; the unique
@@ -141,6 +141,26 @@ def _check_batch(tickets: list[Ticket], now: dt.datetime) -> int:
     )
     _notify_cards(new, events)
     return len(new)
+
+
+def _save_checks(tickets: list[Ticket]) -> None:
+    """Write each ticket's next check and escalation level in one statement."""
+    if not tickets:
+        return
+    if connection.vendor != "postgresql":  # the embedded demo
+        Ticket.objects.bulk_update(tickets, ["next_check_at", "escalation_level"])
+        return
+    # bulk_update builds a CASE per column and row, which costs more in Python than
+    # the update itself at a thousand rows; one join on arrays does the same.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Ticket._meta.db_table} AS t"
+            " SET next_check_at = v.next_check_at, escalation_level = v.escalation_level"
+            " FROM unnest(%s::bigint[], %s::timestamptz[], %s::smallint[])"
+            " AS v(id, next_check_at, escalation_level) WHERE t.id = v.id",
+            [[t.id for t in tickets], [t.next_check_at for t in tickets],
+             [t.escalation_level for t in tickets]],
+        )
 
 
 def _notify_cards(cards: list[tuple], events: list[TicketEvent]) -> None:
