@@ -7,7 +7,10 @@ through the ORM row by row. The shape follows a real hotline:
 - a ticket is likelier to be open the younger it is (0.9·e^(-age/60 d) + 6 %), so about
   a fifth of all tickets are open, most of them recent, with an old backlog that is
   past its deadline; ~3 % rejected, ~2 % merged, the rest (~75 %) closed or archived
-  (archived 30 days after closing);
+  (archived 30 days after closing). With `open_tickets` the same curve is scaled so
+  that exactly that many are open (chosen by systematic sampling along the curve, not
+  at random), and of the others 3 % are rejected, 2 % merged, the rest closed or
+  archived;
 - categories are skewed (some are far more common than others); 70 % of the tickets
   that reached a unit went where the category routes them (functional categories to
   their bureau or utility, territorial ones to a district or street), 30 % anywhere
@@ -17,13 +20,21 @@ through the ORM row by row. The shape follows a real hotline:
   nearest running deadline only in the states whose clocks run, as the model keeps them;
   three quarters of the old backlog in progress had its resolve deadline extended (延期),
   so about 7 % of all tickets (a third of the open ones) are past their deadline;
+- the deadline sweep has kept up, as it does every 30 s in production: every mark of a
+  running stage clock that has passed (yellow at 80 %, red at the deadline, and the
+  resolve stage's later marks, urging and the overdue listing, as tickets.sla computes
+  them) has its DeadlineAlert, a red card has raised `escalation_level`, and
+  `next_check_at` holds the next mark still to come (NULL when none is): right after
+  generation no ticket is due, and marks then come due as time passes, as they would;
 - the history is abridged to the usual lines (~3.7 a ticket): report, accept or dispatch,
   claim/resolve/verify for open work, rate or archive for closed work, reject or merge.
 
-The data are reproducible (setseed per batch).
+The data are reproducible (setseed per batch). Which shape was generated (how many
+tickets, how many open were asked for) is kept in the table bench_dataset.
 """
 
 import datetime as dt
+import math
 import random
 import time
 
@@ -130,7 +141,7 @@ INSERT INTO tickets_ticket (
     resolve_warn_at,
     feedback_due_at, feedback_warn_at, due_at, warn_at,
     is_final_dispatch, reopen_count, support_count, return_count, merged_into_id, reply, rating,
-    updated_at
+    updated_at, next_check_at, escalation_level__EXTRA_COLUMNS__
 )
 WITH g AS MATERIALIZED (
     SELECT i, 365.0 * (1 - (i - 0.5) / %(n)s) AS age,
@@ -165,7 +176,7 @@ WITH g AS MATERIALIZED (
            reported_at + make_interval(secs => k * (s1 + s2 + s3 + s4 + s5)) AS c5,
            reported_at + make_interval(secs => k * (s1 + s2 + s3 + s4 + s5 + s6)) AS c6,
            CASE
-             WHEN r_state < p_open THEN
+             WHEN __OPEN__ THEN
                CASE WHEN age < 1 THEN
                  CASE WHEN r_sub < .25 THEN 'reported' WHEN r_sub < .40 THEN 'accepted'
                       WHEN r_sub < .75 THEN 'dispatched' ELSE 'in_progress' END
@@ -178,8 +189,8 @@ WITH g AS MATERIALIZED (
                       WHEN r_sub < .05 THEN 'dispatched' WHEN r_sub < .85 THEN 'in_progress'
                       ELSE 'resolved' END
                END
-             WHEN r_state < p_open + .03 OR i = 1 AND r_state < p_open + .05 THEN 'rejected'
-             WHEN r_state < p_open + .05 THEN 'merged'
+             WHEN r_state < __P0__ + .03 OR i = 1 AND r_state < __P0__ + .05 THEN 'rejected'
+             WHEN r_state < __P0__ + .05 THEN 'merged'
              WHEN reported_at + make_interval(secs => k * (s1 + s2 + s3 + s4 + s5 + s6))
                   > %(now)s::timestamptz - interval '{ARCHIVE_AFTER_DAYS} days' THEN 'closed'
              ELSE 'archived'
@@ -267,8 +278,13 @@ SELECT
              ELSE '' END
         ELSE '' END,
     coalesce(archived_at, closed_at, verified_at, resolved_at, claimed_at, dispatched_at,
-             accepted_at, reported_at)
-FROM w
+             accepted_at, reported_at),
+    mk.next_at, mk.reds__EXTRA_VALUES__
+FROM w CROSS JOIN LATERAL (
+    SELECT min(m.at) FILTER (WHERE m.at > %(now)s::timestamptz) AS next_at,
+           count(*) FILTER (WHERE m.level = 'red' AND m.at <= %(now)s::timestamptz) AS reds
+    FROM (__MARKS__) m
+) mk
 """
 
 
@@ -292,6 +308,157 @@ FROM tickets_ticket t JOIN bench_path p ON p.state = t.state
 WHERE t.id BETWEEN %(lo)s AND %(hi)s
 ORDER BY t.id, p.ord
 """
+
+
+# The deadline sweep's steady state: the marks of every running stage clock, as rows
+# (stage, level, due, warn, at). `__STATE__` and `__DUE__`/`__WARN__` name the columns.
+# The marks beyond yellow and red (the resolve stage's urging and overdue listing)
+# come from bench_mark_day, computed by tickets.sla for each local day of a deadline.
+MARKS_SQL = """
+SELECT s.stage, m.level, s.due, s.warn, m.at
+FROM (VALUES __STAGES__) AS s(stage, due, warn, running)
+CROSS JOIN LATERAL (
+    SELECT 'yellow'::text AS level, s.warn AS at
+    UNION ALL SELECT 'red', s.due
+    UNION ALL SELECT d.level, d.at FROM bench_mark_day d
+              WHERE d.stage = s.stage AND d.day = (s.due AT TIME ZONE %(tz)s)::date
+) AS m
+WHERE s.running AND s.due IS NOT NULL AND __ANY_RUNNING__
+"""
+
+# The cards the sweep raised for the marks that have passed, each within its 30 s round.
+ALERTS_SQL = """
+INSERT INTO tickets_deadlinealert (ticket_id, stage, level, due_at, warn_at, raised_at)
+SELECT t.id, m.stage, m.level, m.due, m.warn,
+       least(m.at + make_interval(secs => 1 + (t.id * 7919 + length(m.level)) %% 29),
+             %(now)s::timestamptz)
+FROM tickets_ticket t CROSS JOIN LATERAL (__MARKS__) m
+WHERE t.id BETWEEN %(lo)s AND %(hi)s AND m.at <= %(now)s::timestamptz
+"""
+
+
+def _stage_states() -> dict[str, list[str]]:
+    """The states in which each stage's clock runs (from the model)."""
+    from tickets.models import RUNNING_STAGES
+
+    stages: dict[str, list[str]] = {}
+    for state, names in RUNNING_STAGES.items():
+        for stage in names:
+            stages.setdefault(stage, []).append(str(state))
+    return stages
+
+
+def _marks_sql(state: str, column) -> str:
+    """MARKS_SQL for rows whose state is `state`; column(stage, "due"|"warn") names a column."""
+    values = ", ".join(
+        f"('{stage}', {column(stage, 'due')}, {column(stage, 'warn')}, "
+        f"{state} IN ({', '.join(repr(s) for s in states)}))"
+        for stage, states in _stage_states().items()
+    )
+    running = sorted({s for states in _stage_states().values() for s in states})
+    # The same test for the whole row: a closed ticket skips the marks at once.
+    any_running = f"{state} IN ({', '.join(repr(s) for s in running)})"
+    return MARKS_SQL.replace("__STAGES__", values).replace("__ANY_RUNNING__", any_running)
+
+
+def _mark_day_rows(now: dt.datetime, first: dt.date, last: dt.date, out) -> list[tuple]:
+    """(day, stage, level, at) of the marks beyond yellow and red, per local day of a deadline.
+
+    They are taken from tickets.sla.stage_marks on an unsaved ticket whose stage is due
+    that day; a stage whose extra marks depend on more than the deadline's day is left out
+    (with a note): the data then lack those marks, nothing else.
+    """
+    try:
+        from tickets.sla import stage_marks
+    except ImportError:
+        return []
+    from django.conf import settings
+    from zoneinfo import ZoneInfo
+
+    from tickets.models import AlertLevel, Ticket
+
+    zone = ZoneInfo(settings.TIME_ZONE)
+    basic = {str(AlertLevel.YELLOW), str(AlertLevel.RED)}
+    rows = []
+    for stage, states in _stage_states().items():
+        mine, consistent = [], True
+        day = first
+        while day <= last and consistent:
+            seen = []
+            for clock in (dt.time(0, 0, 1), dt.time(12, 0), dt.time(23, 59, 59)):
+                due = dt.datetime.combine(day, clock, tzinfo=zone)
+                clocks = {f"{stage}_due_at": due, f"{stage}_warn_at": due - dt.timedelta(hours=1)}
+                ticket = Ticket(state=states[0], **clocks)
+                seen.append(sorted((str(level), at) for s, level, at in stage_marks(ticket)
+                                   if s == stage and str(level) not in basic))
+            consistent = seen[0] == seen[1] == seen[2]
+            mine += [(day, stage, level, at) for level, at in seen[0]]
+            day += dt.timedelta(days=1)
+        if consistent:
+            rows += mine
+        else:
+            out(f"  note: the {stage} stage's later marks depend on more than the deadline's "
+                f"day; the data leave them out")
+    return rows
+
+
+def _extra_columns(cursor, sql: str) -> list[tuple[str, str]]:
+    """(column, SQL zero) for NOT NULL columns without a default that `sql` does not fill."""
+    head = sql.split("INSERT INTO tickets_ticket (", 1)[1].split(")", 1)[0]
+    filled = {c.strip() for c in head.replace("__EXTRA_COLUMNS__", "").split(",")}
+    cursor.execute(
+        """
+        SELECT column_name, data_type FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = 'tickets_ticket'
+          AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO'
+        ORDER BY ordinal_position
+        """
+    )
+    zeros = {"smallint": "0", "integer": "0", "bigint": "0", "numeric": "0", "boolean": "false",
+             "text": "''", "character varying": "''", "jsonb": "'{}'::jsonb"}
+    extra = []
+    for column, data_type in cursor.fetchall():
+        if column in filled:
+            continue
+        if data_type not in zeros:
+            raise RuntimeError(f"tickets_ticket.{column} ({data_type}) is NOT NULL without a "
+                               f"default: teach bench/generate.py what to put there")
+        extra.append((column, zeros[data_type]))
+    return extra
+
+
+def _open_curve(n: int, open_tickets: int) -> dict:
+    """Parameters of the open-ticket curve scaled to `open_tickets` open out of `n`.
+
+    S(i) = sum over j <= i of p(j), with p(j) = 0.9·e^(-age_j/60) + 0.06 the unscaled
+    chance that ticket j is open; ticket i is open when floor(f·S(i) + ½) steps up at i,
+    which makes exactly round(f·S(n)) = open_tickets open.
+    """
+    a = 365 / (60 * n)
+    c1 = 0.9 * math.exp(-365 / 60) * math.exp(a / 2) / math.expm1(a)
+    total = c1 * math.expm1(a * n) + 0.06 * n
+    f = open_tickets / total
+    if f * 0.96 > 1:
+        raise ValueError(f"at most {int(total / 0.96):,} of {n:,} tickets can be open on the curve")
+    return {"curve_a": a, "curve_c1": c1, "curve_f": f}
+
+
+_OPEN_BY_CURVE = (
+    "floor(%(curve_f)s * (%(curve_c1)s * (exp(%(curve_a)s * i) - 1) + 0.06::float8 * i) + 0.5)"
+    " > floor(%(curve_f)s * (%(curve_c1)s * (exp(%(curve_a)s * (i - 1)) - 1)"
+    " + 0.06::float8 * (i - 1)) + 0.5)"
+)
+
+
+def dataset() -> dict | None:
+    """What the last complete generation made: tickets, open tickets asked for, when."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('bench_dataset') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute("SELECT tickets, open_tickets, generated_at FROM bench_dataset")
+        row = cursor.fetchone()
+    return dict(zip(("tickets", "open_tickets", "generated_at"), row)) if row else None
 
 
 def ticket_count() -> int:
@@ -372,18 +539,50 @@ def _lookup_tables(cursor) -> dict:
     }
 
 
-def generate(n: int, *, now=None, out=print) -> dict:
-    """Replace the tickets and their events with `n` generated ones; return timings."""
+def generate(n: int, *, open_tickets: int | None = None, now=None, out=print) -> dict:
+    """Replace the tickets and their events with `n` generated ones; return timings.
+
+    `open_tickets`: exactly this many open (the rest closed, archived, rejected or
+    merged); by default about a fifth are, as a real hotline's year has them.
+    """
     from django.conf import settings
     from django.utils import timezone
 
     now = now or timezone.now()
     with connection.cursor() as cursor:
         _restore_saved_indexes(cursor)
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_dataset "
+                       "(tickets bigint, open_tickets bigint, generated_at timestamptz)")
+        cursor.execute("DELETE FROM bench_dataset")
         params = _lookup_tables(cursor)
         params.update(n=n, now=now, tz=settings.TIME_ZONE)
         out(f"  {params['ncat']} leaf categories, {params['nunits']} handling units "
             f"({params['nterritorial']} districts and streets)")
+
+        tickets_sql = TICKETS_SQL.replace("__MARKS__", _marks_sql(
+            "st", lambda stage, which: f"{stage}_{which}"))
+        if open_tickets is None:
+            tickets_sql = tickets_sql.replace("__OPEN__", "r_state < p_open").replace(
+                "__P0__", "p_open")
+        else:
+            params.update(_open_curve(n, open_tickets))
+            tickets_sql = tickets_sql.replace("__OPEN__", _OPEN_BY_CURVE).replace("__P0__", "0")
+        extra = _extra_columns(cursor, tickets_sql)
+        tickets_sql = tickets_sql.replace(
+            "__EXTRA_COLUMNS__", "".join(f", {c}" for c, _ in extra)
+        ).replace("__EXTRA_VALUES__", "".join(f", {z}" for _, z in extra))
+        if extra:
+            out("  also filled with their zero: " + ", ".join(c for c, _ in extra))
+        alerts_sql = ALERTS_SQL.replace("__MARKS__", _marks_sql(
+            "t.state", lambda stage, which: f"t.{stage}_{which}_at"))
+        today = timezone.localtime(now).date()
+        mark_days = _mark_day_rows(now, today - dt.timedelta(days=400),
+                                   today + dt.timedelta(days=120), out)
+        cursor.execute("DROP TABLE IF EXISTS bench_mark_day")
+        cursor.execute("CREATE TEMP TABLE bench_mark_day (day date, stage text, level text, "
+                       "at timestamptz, PRIMARY KEY (day, stage, level))")
+        cursor.executemany("INSERT INTO bench_mark_day VALUES (%s, %s, %s, %s)", mark_days)
+        cursor.execute("ANALYZE bench_mark_day")
 
         started = time.perf_counter()
         cursor.execute("TRUNCATE tickets_ticket, tickets_ticketevent RESTART IDENTITY CASCADE")
@@ -405,23 +604,26 @@ def generate(n: int, *, now=None, out=print) -> dict:
         except DatabaseError:
             replica = False
 
-        ticket_rows = event_rows = 0
+        ticket_rows = event_rows = alert_rows = 0
         t_tickets = t_events = 0.0
         for batch, lo in enumerate(range(1, n + 1, BATCH)):
             hi = min(n, lo + BATCH - 1)
             with transaction.atomic():
                 cursor.execute("SELECT setseed(%s)", [((batch * 7919) % 10000) / 10000 - 0.5])
                 t0 = time.perf_counter()
-                cursor.execute(TICKETS_SQL, {**params, "lo": lo, "hi": hi})
+                cursor.execute(tickets_sql, {**params, "lo": lo, "hi": hi})
                 ticket_rows += cursor.rowcount
                 t1 = time.perf_counter()
                 cursor.execute(EVENTS_SQL, {"lo": lo, "hi": hi})
                 event_rows += cursor.rowcount
+                cursor.execute(alerts_sql, {"lo": lo, "hi": hi, "now": now,
+                                            "tz": settings.TIME_ZONE})
+                alert_rows += cursor.rowcount
                 t2 = time.perf_counter()
             t_tickets += t1 - t0
             t_events += t2 - t1
             out(f"  batch {batch + 1}: tickets {lo:,}-{hi:,} in {t1 - t0:.1f} s, "
-                f"their events in {t2 - t1:.1f} s")
+                f"their events and cards in {t2 - t1:.1f} s")
         if replica:
             cursor.execute("SET session_replication_role = origin")
         load = time.perf_counter() - started
@@ -449,17 +651,20 @@ def generate(n: int, *, now=None, out=print) -> dict:
         cursor.execute("RESET synchronous_commit")
         cursor.execute("VACUUM (ANALYZE) tickets_ticket")
         cursor.execute("VACUUM (ANALYZE) tickets_ticketevent")
+        cursor.execute("VACUUM (ANALYZE) tickets_deadlinealert")
         try:  # write the load's dirty pages now, not while the scenarios are measured
             cursor.execute("CHECKPOINT")
         except DatabaseError:
             pass
         analyze = time.perf_counter() - t0
+        cursor.execute("INSERT INTO bench_dataset VALUES (%s, %s, %s)", [n, open_tickets, now])
     total = time.perf_counter() - started
     # Measure on a fresh session, as a request would run: the loading session's state
     # (its temporary tables, its caches) made parallel queries measurably slower.
     connection.close()
     return dict(
-        tickets=ticket_rows, events=event_rows, load=load, t_tickets=t_tickets, t_events=t_events,
+        tickets=ticket_rows, events=event_rows, alerts=alert_rows, load=load, t_tickets=t_tickets,
+        t_events=t_events,
         indexing=indexing, analyze=analyze, total=total, replica=replica,
     )
 
@@ -473,6 +678,10 @@ def describe() -> list[tuple[str, int]]:
         rows = cursor.fetchall()
         cursor.execute("SELECT count(*) FROM tickets_ticket WHERE due_at <= now()")
         rows.append(("(sla=breached)", cursor.fetchone()[0]))
+        cursor.execute("SELECT count(*) FROM tickets_ticket WHERE next_check_at <= now()")
+        rows.append(("(next_check_at passed)", cursor.fetchone()[0]))
+        cursor.execute("SELECT count(*) FROM tickets_deadlinealert")
+        rows.append(("(cards)", cursor.fetchone()[0]))
         cursor.execute("SELECT count(*) FROM tickets_ticketevent")
         rows.append(("(events)", cursor.fetchone()[0]))
     return rows
