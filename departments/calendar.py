@@ -71,6 +71,15 @@ def add_working_days(day: dt.date, count: int) -> dt.date:
     return day
 
 
+def working_days_between(first: dt.date, last: dt.date) -> int:
+    """Return how many working days come after `first` up to and including `last`."""
+    count, day = 0, first
+    while day < last:
+        day += dt.timedelta(days=1)
+        count += is_workday(day)
+    return count
+
+
 def local_zone() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 
@@ -86,15 +95,6 @@ def due_at(start: dt.datetime, amount: int, unit: str) -> dt.datetime:
         last_day = add_working_days(timezone.localtime(start, zone).date(), amount)
         return dt.datetime.combine(last_day, dt.time(23, 59, 59), tzinfo=zone)
     raise ValueError(f"unknown deadline unit {unit!r}")
-
-
-def end_of_working_day(at: dt.datetime) -> dt.datetime:
-    """Return the end (23:59:59 local) of the first working day on or after `at`'s day."""
-    zone = local_zone()
-    day = timezone.localtime(at, zone).date()
-    while not is_workday(day):
-        day += dt.timedelta(days=1)
-    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=zone)
 
 
 def seed_from_chinese_calendar() -> int:

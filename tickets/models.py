@@ -255,16 +255,23 @@ class Ticket(FSMModelMixin, models.Model):
     def end_pause(self, at: dt.datetime) -> None:
         """Restart the resolve clock: the deadline moves on by the time paused.
 
-        A working-day deadline then ends with its day, as every working-day deadline
-        does (23:59:59 of a working day).
+        An hours deadline moves by the time paused. A working-day deadline moves by the
+        working days the pause reached after the day it began (a pause within one day,
+        or over a weekend only, moves it by none), and still ends with its day.
         """
         shift = max(at - self.paused_at, dt.timedelta(0))
-        if self.resolve_due_at is not None and shift:
-            due = self.resolve_due_at + shift
+        due = self.resolve_due_at
+        if due is not None and shift:
             if self.category.resolve_unit == DeadlineUnit.WORKING_DAYS:
-                due = calendar.end_of_working_day(due)
-            self.resolve_due_at = due
-            self.resolve_warn_at = self.resolve_warn_at + shift if self.resolve_warn_at else None
+                zone = calendar.local_zone()
+                days = calendar.working_days_between(
+                    timezone.localtime(self.paused_at, zone).date(), timezone.localtime(at, zone).date()
+                )
+                moved = (calendar.due_at(due, days, DeadlineUnit.WORKING_DAYS) - due) if days else dt.timedelta(0)
+            else:
+                moved = shift
+            self.resolve_due_at = due + moved
+            self.resolve_warn_at = self.resolve_warn_at + moved if self.resolve_warn_at else None
         self.paused_seconds += int(shift.total_seconds())
         self.paused_at = self.paused_until = None
 
@@ -344,7 +351,8 @@ class Ticket(FSMModelMixin, models.Model):
         self.unit = None
         self.return_count += 1
         self.claimed_at = None
-        self.paused_at = self.paused_until = None  # the next unit's clocks start afresh
+        self.paused_at = self.paused_until = None  # the next unit's clocks start afresh,
+        self.pause_count = 0  # and its pauses too
         self._start_stage("accept", at)
 
     @transition(field=state, source=State.IN_PROGRESS, target=State.IN_PROGRESS, permission=can_unit_act)

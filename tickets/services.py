@@ -21,6 +21,7 @@ from tickets import notifications
 from tickets.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from tickets.models import (
     Channel,
+    DeadlineAlert,
     ExtensionRequest,
     Notification,
     Rating,
@@ -292,11 +293,13 @@ def ticket_request_extension(*, ticket_id: int, actor, until: dt.datetime, reaso
     now = timezone.now()
     from_state = _transition(ticket, "request_extension", actor)
     current, category = ticket.resolve_due_at, ticket.category
+    if ticket.paused_at is not None:
+        raise Conflict("The ticket is paused for the citizen's material: ask for an extension once it resumes.")
     if until <= now or (current is not None and until <= current):
         raise InvalidInput(
             "The new deadline must be later than the current one.", fields={"until": ["Too early."]}
         )
-    if current is not None and ticket.paused_at is None and current <= now:
+    if current is not None and current <= now:
         raise Conflict("The resolve deadline has passed: an extension is asked for before it.")
     latest = calendar.due_at(current or now, *category.deadline("extension"))
     if until > latest:
@@ -341,6 +344,10 @@ def ticket_decide_extension(*, ticket_id: int, actor, approve: bool, note: str =
         raise Conflict("This ticket has no pending extension request.")
     if ticket.state not in _EXTENSIBLE:
         raise Conflict(f"A ticket that is {ticket.state} has no resolve deadline to extend.")
+    if approve and ticket.paused_at is not None:
+        raise Conflict("The ticket is paused for the citizen's material: decide once it resumes.")
+    if approve and ticket.resolve_due_at is not None and request.until <= ticket.resolve_due_at:
+        raise Conflict("The deadline is already at or after the date asked for: refuse the request instead.")
     now = timezone.now()
     request.status = ExtensionRequest.Status.APPROVED if approve else ExtensionRequest.Status.REFUSED
     request.decided_by, request.decided_at = actor, now
@@ -377,6 +384,8 @@ def ticket_pause(*, ticket_id: int, actor, reason: str, until: dt.datetime) -> T
     # Checked after role and state, like every argument; raising rolls the pause back.
     if ticket.pause_count > settings.MINHU_PAUSE_MAX_COUNT:
         raise Conflict(f"This ticket has had the {settings.MINHU_PAUSE_MAX_COUNT} pause(s) allowed.")
+    if ticket.resolve_due_at is not None and ticket.resolve_due_at <= now:
+        raise Conflict("The resolve deadline has passed: a pause is asked for before it.")
     latest = now + dt.timedelta(days=settings.MINHU_PAUSE_MAX_DAYS)
     if until <= now or until > latest:
         raise InvalidInput(
@@ -400,8 +409,13 @@ def ticket_resume(*, ticket_id: int, actor, note: str = "", at: dt.datetime | No
     """
     note = clean_text(note, field="comment", max_length=MAX_NOTE, required=False)
     ticket = _locked(ticket_id)
-    paused_from = ticket.paused_at
+    paused_from, due, warn = ticket.paused_at, ticket.resolve_due_at, ticket.resolve_warn_at
     from_state = _transition(ticket, "resume", actor, at=at or timezone.now())
+    # The same deadline, moved: a card already raised on it (a yellow before the pause)
+    # moves with it rather than being raised again by the sweep.
+    DeadlineAlert.objects.filter(ticket=ticket, stage="resolve", due_at=due, warn_at=warn).update(
+        due_at=ticket.resolve_due_at, warn_at=ticket.resolve_warn_at
+    )
     TicketEvent.record(
         ticket, "resume", from_state, actor=actor, unit=ticket.unit, note=note,
         payload={"paused_at": paused_from.isoformat(), "automatic": actor is None,

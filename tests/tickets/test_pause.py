@@ -23,6 +23,13 @@ def ticket(city):
         return make_ticket(city, State.IN_PROGRESS)
 
 
+@pytest.fixture
+def on_time(ticket):
+    """A clock in the ticket's own week, its resolve deadline still ahead (and ticking)."""
+    with time_machine.travel(START + dt.timedelta(hours=1)):
+        yield
+
+
 def _pause(city, ticket, *, days: float = 3, reason: str = "请补充房屋产权证明", actor=None):
     return services.ticket_pause(
         ticket_id=ticket.id, actor=actor or city.handler, reason=reason,
@@ -70,15 +77,66 @@ def test_resuming_moves_an_hours_deadline_on_by_exactly_the_time_paused(city):
     assert resumed.due_at == resumed.resolve_due_at and resumed.next_check_at == resumed.resolve_warn_at
 
 
-def test_resuming_a_working_day_deadline_ends_it_with_a_working_day(city, ticket):
-    # Due Monday 9 Nov 23:59:59 (5 working days); paused 4 days: the end of Friday 13 Nov.
-    assert ticket.resolve_due_at == dt.datetime(2026, 11, 9, 23, 59, 59, tzinfo=START.tzinfo)
-    with time_machine.travel(START + dt.timedelta(days=1), tick=False):
-        _pause(city, ticket, days=10)
-    with time_machine.travel(START + dt.timedelta(days=5), tick=False):
-        resumed = services.ticket_resume(ticket_id=ticket.id, actor=city.dispatcher)
+def _local(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 11, day, hour, minute, tzinfo=START.tzinfo)
 
-    assert resumed.resolve_due_at == dt.datetime(2026, 11, 13, 23, 59, 59, tzinfo=START.tzinfo)
+
+@pytest.mark.parametrize(
+    ("paused", "resumed", "due_day"),
+    [
+        # Tuesday to Saturday: Wednesday, Thursday and Friday were paused.
+        pytest.param(_local(3, 10), _local(7, 10), 12, id="tuesday-to-saturday-3-days"),
+        # An hour on one day costs the unit no working day.
+        pytest.param(_local(4, 9), _local(4, 10), 9, id="an-hour-0-days"),
+        # Friday evening to Monday morning: the weekend is not working time; Monday is.
+        pytest.param(_local(6, 17), _local(9, 9), 10, id="over-the-weekend-1-day"),
+    ],
+)
+def test_resuming_moves_a_working_day_deadline_by_the_working_days_paused(city, ticket, paused, resumed,
+                                                                           due_day):
+    assert ticket.resolve_due_at == _local(9, 23, 59) + dt.timedelta(seconds=59)  # 5 working days
+    with time_machine.travel(paused, tick=False):
+        _pause(city, ticket, days=10)
+    with time_machine.travel(resumed, tick=False):
+        after = services.ticket_resume(ticket_id=ticket.id, actor=city.dispatcher)
+
+    assert after.resolve_due_at == _local(due_day, 23, 59) + dt.timedelta(seconds=59)
+    assert after.resolve_warn_at - ticket.resolve_warn_at == after.resolve_due_at - ticket.resolve_due_at
+
+
+def test_a_pause_and_resume_after_the_yellow_card_raise_no_second_one(city, ticket):
+    with time_machine.travel(ticket.resolve_warn_at + dt.timedelta(minutes=1), tick=False):
+        assert sla_sweep(now=timezone.now()) == 1
+        _pause(city, ticket, days=3)
+    resumed_at = ticket.resolve_warn_at + dt.timedelta(days=2, hours=1)
+    with time_machine.travel(resumed_at, tick=False):
+        after = services.ticket_resume(ticket_id=ticket.id, actor=city.handler)
+        assert after.resolve_warn_at < resumed_at < after.resolve_due_at
+        assert sla_sweep(now=timezone.now()) == 0
+
+    yellow = DeadlineAlert.objects.get(ticket=ticket, stage="resolve", level="yellow")
+    assert (yellow.due_at, yellow.warn_at) == (after.resolve_due_at, after.resolve_warn_at)
+    assert Notification.objects.filter(ticket=ticket, kind=Notification.Kind.WARNING).count() == 1
+
+
+def test_a_pause_after_the_deadline_is_refused_and_the_ticket_stays_overdue(city, ticket):
+    with time_machine.travel(ticket.resolve_due_at + dt.timedelta(hours=1), tick=False):
+        with pytest.raises(Conflict, match="deadline has passed"):
+            _pause(city, ticket)
+
+    after = Ticket.objects.get(id=ticket.id)
+    assert (after.paused_at, after.pause_count, after.resolve_due_at) == (None, 0, ticket.resolve_due_at)
+    assert not after.events.filter(kind="pause").exists()
+
+
+def test_a_unit_the_ticket_is_returned_from_leaves_the_next_one_its_pauses(city, ticket, settings):
+    settings.MINHU_PAUSE_MAX_COUNT = 1
+    with time_machine.travel(START + dt.timedelta(hours=1), tick=False):
+        _pause(city, ticket, days=1)
+        services.ticket_resume(ticket_id=ticket.id, actor=city.handler)
+        returned = services.ticket_return(ticket_id=ticket.id, actor=city.handler, reason="wrong_territory")
+
+    assert (returned.state, returned.pause_count) == (State.ACCEPTED, 0)
 
 
 def test_the_sweep_restarts_the_clock_when_a_pause_runs_out(city, ticket):
@@ -112,7 +170,7 @@ def test_a_pause_on_a_closed_ticket_is_refused_and_changes_nothing(city):
     assert Ticket.objects.get(id=closed.id).pause_count == 0
 
 
-def test_only_the_units_staff_pause_and_the_centre_may_resume(city, ticket):
+def test_only_the_units_staff_pause_and_the_centre_may_resume(city, ticket, on_time):
     with pytest.raises(NotAllowed):
         _pause(city, ticket, actor=city.dispatcher)
     with pytest.raises(NotAllowed):
@@ -123,7 +181,7 @@ def test_only_the_units_staff_pause_and_the_centre_may_resume(city, ticket):
     assert services.ticket_resume(ticket_id=ticket.id, actor=city.dispatcher).paused_at is None
 
 
-def test_a_second_pause_while_paused_and_a_resume_when_running_are_conflicts(city, ticket):
+def test_a_second_pause_while_paused_and_a_resume_when_running_are_conflicts(city, ticket, on_time):
     with pytest.raises(Conflict, match="not paused"):
         services.ticket_resume(ticket_id=ticket.id, actor=city.handler)
     _pause(city, ticket)
@@ -131,7 +189,7 @@ def test_a_second_pause_while_paused_and_a_resume_when_running_are_conflicts(cit
         _pause(city, ticket)
 
 
-def test_pauses_are_limited_in_number_and_length(city, ticket, settings):
+def test_pauses_are_limited_in_number_and_length(city, ticket, settings, on_time):
     settings.MINHU_PAUSE_MAX_COUNT, settings.MINHU_PAUSE_MAX_DAYS = 2, 15
     with pytest.raises(InvalidInput, match="within 15 days"):
         _pause(city, ticket, days=16)
@@ -150,7 +208,7 @@ def test_pauses_are_limited_in_number_and_length(city, ticket, settings):
     assert TicketEvent.objects.filter(ticket=ticket).count() == events
 
 
-def test_the_api_pauses_and_shows_the_pause_on_the_ticket(city, api, ticket):
+def test_the_api_pauses_and_shows_the_pause_on_the_ticket(city, api, ticket, on_time):
     until = timezone.now() + dt.timedelta(days=2)
     response = act(api(city.handler), ticket, "pause", {"until": until.isoformat(), "reason": "请补充照片"})
 
@@ -165,7 +223,7 @@ def test_the_api_pauses_and_shows_the_pause_on_the_ticket(city, api, ticket):
     assert resumed.json()["paused_until"] is None
 
 
-def test_the_api_refuses_a_pause_without_its_arguments_or_beyond_the_limit(city, api, ticket):
+def test_the_api_refuses_a_pause_without_its_arguments_or_beyond_the_limit(city, api, ticket, on_time):
     client = api(city.handler)
     assert "until" in assert_error(act(client, ticket, "pause", {"reason": "请补充"}), 400)["fields"]
     assert "reason" in assert_error(
@@ -174,3 +232,27 @@ def test_the_api_refuses_a_pause_without_its_arguments_or_beyond_the_limit(city,
     far = (timezone.now() + dt.timedelta(days=60)).isoformat()
     assert "until" in assert_error(act(client, ticket, "pause", {"until": far, "reason": "请补充"}), 400)["fields"]
     assert Ticket.objects.get(id=ticket.id).paused_at is None
+
+
+def test_extensions_are_asked_for_and_approved_only_while_the_clock_runs(city):
+    make_category(resolve_amount=48, resolve_unit=DeadlineUnit.HOURS)
+    with time_machine.travel(START, tick=False):
+        ticket = make_ticket(city, State.IN_PROGRESS)
+        services.ticket_request_extension(ticket_id=ticket.id, actor=city.handler, reason="需要协调施工单位",
+                                          until=ticket.resolve_due_at + dt.timedelta(hours=24))
+        _pause(city, ticket, days=3)
+        with pytest.raises(Conflict, match="paused"):
+            services.ticket_decide_extension(ticket_id=ticket.id, actor=city.dispatcher, approve=True)
+        with pytest.raises(Conflict, match="paused"):
+            services.ticket_request_extension(ticket_id=ticket.id, actor=city.handler, reason="再次申请",
+                                              until=ticket.resolve_due_at + dt.timedelta(hours=30))
+    with time_machine.travel(START + dt.timedelta(hours=30), tick=False):
+        resumed = services.ticket_resume(ticket_id=ticket.id, actor=city.handler)
+        # The pause moved the deadline past the date asked for: approving would bring it forward.
+        with pytest.raises(Conflict, match="already at or after"):
+            services.ticket_decide_extension(ticket_id=ticket.id, actor=city.dispatcher, approve=True)
+        services.ticket_decide_extension(ticket_id=ticket.id, actor=city.dispatcher, approve=False)
+
+    after = Ticket.objects.get(id=ticket.id)
+    assert after.resolve_due_at == resumed.resolve_due_at == ticket.resolve_due_at + dt.timedelta(hours=30)
+    assert not after.events.filter(kind="extension_approved").exists()
