@@ -205,6 +205,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # With the broker down, a request must not hang on it: publishing gives up within
 # about two seconds, the commit stands, and the catch-up sends the notices later.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# A Redis that accepts the connection and then never answers must not hold a request
+# either: every socket read and write to the broker times out.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 3, "socket_connect_timeout": 2}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5,
                                     "interval_max": 1}
 # A red card must follow its deadline within 60 s: sweep twice a minute.

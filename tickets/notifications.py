@@ -15,6 +15,7 @@ Backends are chosen per channel by settings.MINHU_NOTIFICATION_BACKENDS:
 import datetime as dt
 import json
 import logging
+import smtplib
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -222,6 +223,8 @@ class EmailBackend:
         subject = notification.body.split("，")[0][:80]
         try:
             send_mail(subject, notification.body, None, [notification.address])
+        except smtplib.SMTPRecipientsRefused as error:  # the address itself: retrying will not help
+            raise PermanentDeliveryError(f"mail server refused the address: {error}") from error
         except OSError as error:
             raise DeliveryError(f"mail server: {error}") from error
 
@@ -275,7 +278,9 @@ def notification_send(*, notification_id: int, now: dt.datetime | None = None) -
 def _finish(notification: Notification, status: str, *, error: str = "",
             next_attempt_at: dt.datetime | None = None, sent_at: dt.datetime | None = None) -> None:
     # Only the holder of the claim records the outcome.
-    Notification.objects.filter(id=notification.id, status=Status.SENDING).update(
+    # A send that outlived its lease may have been claimed again: the attempt count tells.
+    Notification.objects.filter(id=notification.id, status=Status.SENDING,
+                                attempts=notification.attempts).update(
         status=status, last_error=error[:1000], next_attempt_at=next_attempt_at, sent_at=sent_at
     )
 

@@ -360,3 +360,34 @@ def test_a_sweep_whose_worker_is_killed_mid_batch_is_finished_by_the_next_one(
     assert len(notices) == count and {row["n"] for row in notices} == {1}
     escalations = Notification.objects.filter(kind="escalation", recipient_unit=city.centre)
     assert escalations.count() == count
+
+
+def test_a_broker_that_accepts_and_never_answers_does_not_hold_a_transition():
+    """A hung Redis (the port open, nothing answering) is met by the socket timeouts."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept_and_say_nothing():
+        while True:
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept_and_say_nothing, daemon=True).start()
+    city = make_city()
+    try:
+        with celery_broker(f"redis://127.0.0.1:{silent.getsockname()[1]}/0"):
+            with returns_promptly("reporting a ticket to a silent broker"):
+                ticket, _code = services.ticket_create(
+                    category=city.category, description="停水三天", channel="phone",
+                    reporter_phone="13800138001", actor=city.operator,
+                )
+    finally:
+        silent.close()
+        for conn in held:
+            conn.close()
+
+    assert held, "the publish never reached the silent broker"
+    notice = _committed(lambda: Notification.objects.get(ticket_id=ticket.id))
+    assert (notice.kind, notice.status) == ("acknowledgement", "pending")  # for the catch-up

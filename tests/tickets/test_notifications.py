@@ -555,3 +555,76 @@ def test_the_dispatcher_sees_every_notice_in_full(client, city):
     assert own.number in listing and other.number in listing
     assert CITIZEN in listing and "13900139000" in listing
     assert "****" not in listing
+
+
+# -- a mail server on 127.0.0.1 ---------------------------------------------------------
+
+
+class MailServer:
+    """A minimal SMTP server that refuses recipients whose address starts with 'nobody'."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.delivered: list[str] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as lines:
+                conn.sendall(b"220 mail.test ESMTP\r\n")
+                rcpt, in_data = None, False
+                for raw in lines:
+                    line = raw.decode(errors="replace").rstrip("\r\n")
+                    if in_data:
+                        if line == ".":
+                            in_data = False
+                            self.delivered.append(rcpt)
+                            conn.sendall(b"250 queued\r\n")
+                        continue
+                    verb = line[:4].upper()
+                    if verb == "RCPT":
+                        rcpt = line.split(":", 1)[1].strip(" <>")
+                        refused = rcpt.startswith("nobody")
+                        conn.sendall(b"550 no such user\r\n" if refused else b"250 ok\r\n")
+                    elif verb == "DATA":
+                        in_data = True
+                        conn.sendall(b"354 go ahead\r\n")
+                    elif verb == "QUIT":
+                        conn.sendall(b"221 bye\r\n")
+                        break
+                    else:  # EHLO, HELO, MAIL, RSET, NOOP
+                        conn.sendall(b"250 ok\r\n")
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_refused_mail_address_fails_at_once_and_a_good_one_is_delivered(city, settings):
+    server = MailServer()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", server.port, False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    ticket = _report(city)
+    event = ticket.events.latest("id")
+    refused, good = Notification.objects.bulk_create(
+        Notification(ticket=ticket, event=event, kind=Kind.WARNING, channel=EMAIL, address=address,
+                     body="【12345】预警：测试", next_attempt_at=timezone.now(), created_at=timezone.now())
+        for address in ("nobody@units.example.org", "liaison@units.example.org")
+    )
+    try:
+        assert notification_send(notification_id=refused.id) is None
+        assert notification_send(notification_id=good.id) is None
+    finally:
+        server.close()
+
+    refused.refresh_from_db()
+    good.refresh_from_db()
+    assert (refused.status, refused.attempts) == (Status.FAILED, 1)
+    assert "refused the address" in refused.last_error
+    assert (good.status, good.attempts) == (Status.SENT, 1)
+    assert server.delivered == ["liaison@units.example.org"]
