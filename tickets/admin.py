@@ -6,7 +6,7 @@ from tickets.errors import TicketError
 from tickets.models import ExtensionRequest, Notification, Ticket, TicketEvent
 from tickets.services import ticket_decide_extension
 from tickets.selectors import notifications_visible_to, overdue_report, ticket_visible_to
-from tickets.validation import mask_phone
+from tickets.validation import mask_name, mask_phone
 
 
 class OverdueReportFilter(admin.SimpleListFilter):
@@ -54,6 +54,24 @@ class ReadOnlyScopedAdmin(admin.ModelAdmin):
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
 
+    # Citizens' personal data is the centre's to see; unit staff see these fields
+    # through the masked display named beside each.
+    masked_fields: dict[str, str] = {}
+
+    def _masked(self, request, names):
+        if not self.masked_fields or staff_scope(request.user).is_operator:
+            return names
+        return [self.masked_fields.get(name, name) for name in names]
+
+    def get_list_display(self, request):
+        return self._masked(request, super().get_list_display(request))
+
+    def get_fields(self, request, obj=None):
+        return self._masked(request, super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._masked(request, super().get_readonly_fields(request, obj))
+
 
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyScopedAdmin):
@@ -71,8 +89,18 @@ class TicketAdmin(ReadOnlyScopedAdmin):
     exclude = ["access_code_hash"]
     inlines = [TicketEventInline]
 
+    masked_fields = {"reporter_name": "masked_reporter_name", "reporter_phone": "masked_reporter_phone"}
+
     def get_queryset(self, request):
         return ticket_visible_to(request.user).select_related("category", "unit")
+
+    @admin.display(description=_("reporter's name"))
+    def masked_reporter_name(self, obj: Ticket) -> str:
+        return mask_name(obj.reporter_name)
+
+    @admin.display(description=_("reporter's phone"))
+    def masked_reporter_phone(self, obj: Ticket) -> str:
+        return mask_phone(obj.reporter_phone)
 
 
 
@@ -93,20 +121,7 @@ class NotificationAdmin(ReadOnlyScopedAdmin):
     def get_queryset(self, request):
         return notifications_visible_to(request.user).select_related("ticket", "recipient_unit")
 
-    # A citizen's phone is the centre's to see; unit staff get it masked, as everywhere.
-    def _masked(self, request, names):
-        if staff_scope(request.user).is_operator:
-            return names
-        return ["masked_address" if name == "address" else name for name in names]
-
-    def get_list_display(self, request):
-        return self._masked(request, super().get_list_display(request))
-
-    def get_fields(self, request, obj=None):
-        return self._masked(request, super().get_fields(request, obj))
-
-    def get_readonly_fields(self, request, obj=None):
-        return self._masked(request, super().get_readonly_fields(request, obj))
+    masked_fields = {"address": "masked_address"}
 
     @admin.display(description=_("address"))
     def masked_address(self, obj: Notification) -> str:

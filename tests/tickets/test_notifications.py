@@ -628,3 +628,16 @@ def test_a_refused_mail_address_fails_at_once_and_a_good_one_is_delivered(city, 
     assert "refused the address" in refused.last_error
     assert (good.status, good.attempts) == (Status.SENT, 1)
     assert server.delivered == ["liaison@units.example.org"]
+
+
+@pytest.mark.parametrize(("who", "shown_in_full"), [("handler", False), ("dispatcher", True)])
+def test_the_ticket_page_shows_the_reporter_in_full_to_the_centre_only(client, city, who, shown_in_full):
+    ticket = make_ticket(city, State.DISPATCHED, reporter_phone=CITIZEN)
+    Ticket.objects.filter(id=ticket.id).update(reporter_name="张三丰")
+    client.force_login(getattr(city, who))
+    page = client.get(f"/admin/tickets/ticket/{ticket.id}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert (CITIZEN in html, "张三丰" in html) == (shown_in_full, shown_in_full)
+    if not shown_in_full:
+        assert "138****8000" in html
