@@ -5,7 +5,7 @@ from departments.selectors import staff_scope
 from tickets.errors import TicketError
 from tickets.models import ExtensionRequest, Notification, Ticket, TicketEvent
 from tickets.services import ticket_decide_extension
-from tickets.selectors import notifications_visible_to, overdue_report, ticket_visible_to
+from tickets.selectors import notifications_visible_to, overdue_listed, sees_personal_data, ticket_visible_to
 from tickets.validation import mask_name, mask_phone
 
 
@@ -20,7 +20,7 @@ class OverdueReportFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "listed":
-            return queryset.filter(id__in=overdue_report(user=request.user).values("id"))
+            return overdue_listed(queryset)  # already scoped by the admin's queryset
         return queryset
 
 
@@ -59,7 +59,7 @@ class ReadOnlyScopedAdmin(admin.ModelAdmin):
     masked_fields: dict[str, str] = {}
 
     def _masked(self, request, names):
-        if not self.masked_fields or staff_scope(request.user).is_operator:
+        if not self.masked_fields or sees_personal_data(request.user):
             return names
         return [self.masked_fields.get(name, name) for name in names]
 

@@ -41,13 +41,18 @@ def ticket_get(*, user, number: str) -> Ticket:
     return ticket
 
 
+def sees_personal_data(user) -> bool:
+    """The centre, who call citizens back, see names and phones in full; unit staff masked."""
+    return staff_scope(user).is_operator
+
+
 def ticket_reporter(*, user, ticket: Ticket) -> dict:
     """Return the reporter's name and phone as the user may see them.
 
     The centre, who call citizens back, see them in full; unit staff see them masked
     (138****8000), enough to recognise a caller, not to call.
     """
-    if staff_scope(user).is_operator:
+    if sees_personal_data(user):
         return {"name": ticket.reporter_name, "phone": ticket.reporter_phone, "is_masked": False}
     return {
         "name": mask_name(ticket.reporter_name),
@@ -123,16 +128,18 @@ def overdue_report(*, user) -> QuerySet[Ticket]:
     The sweep lists a ticket (an "overdue" card) when that day comes; the listing holds
     while the same deadline stands and the unit has not answered.
     """
+    return overdue_listed(ticket_visible_to(user)).select_related("category", "unit")
+
+
+def overdue_listed(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """Narrow `tickets` to those on the overdue report (the admin's filter applies it too)."""
     listed = DeadlineAlert.objects.filter(
         ticket=OuterRef("pk"), stage="resolve", level=AlertLevel.OVERDUE, due_at=OuterRef("resolve_due_at")
     )
-    return (
-        ticket_visible_to(user)
-        # due_at <= now narrows to the running late (an index) before the check per row.
-        .filter(state__in=[State.DISPATCHED, State.IN_PROGRESS], due_at__lte=timezone.now())
-        .filter(Exists(listed))
-        .select_related("category", "unit")
-    )
+    # due_at <= now narrows to the running late (an index) before the check per row.
+    return tickets.filter(
+        state__in=[State.DISPATCHED, State.IN_PROGRESS], due_at__lte=timezone.now()
+    ).filter(Exists(listed))
 
 
 def notifications_visible_to(user) -> QuerySet[Notification]:
