@@ -121,6 +121,20 @@ def test_a_ticket_resolved_or_extended_leaves_the_overdue_report(city, liaisons,
     assert api(city.dispatcher).get(OVERDUE_URL).json()["results"] == []
 
 
+def test_the_admins_overdue_filter_lists_what_the_report_lists_within_the_users_scope(city, liaisons, client):
+    with time_machine.travel(START, tick=False):
+        listed = make_ticket(city, State.IN_PROGRESS)
+        on_time = make_ticket(city, State.IN_PROGRESS, unit=city.street)
+    Ticket.objects.filter(id=on_time.id).update(resolve_due_at=listed.resolve_due_at + dt.timedelta(days=60))
+    sla_sweep(now=listed.resolve_due_at + dt.timedelta(days=10))
+
+    for user, expected in ((city.dispatcher, {listed.number}), (city.handler, {listed.number}),
+                           (city.street_handler, set())):
+        client.force_login(user)
+        html = client.get("/admin/tickets/ticket/?overdue=listed").content.decode()
+        assert {n for n in (listed.number, on_time.number) if n in html} == expected, user.username
+
+
 def test_a_sweep_long_after_everything_raises_red_urging_and_listing_but_no_stale_yellow(city, liaisons):
     with time_machine.travel(START, tick=False):
         ticket = make_ticket(city, State.IN_PROGRESS)
