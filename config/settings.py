@@ -162,6 +162,12 @@ EMAIL_BACKEND = (
 # Bodies above this are refused with 413 before any parsing (webhooks and API alike).
 MINHU_MAX_BODY_BYTES = env_int("MINHU_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MINHU_MAX_BODY_BYTES
+# Photos with a report or a reply: each checked to be an image of at most this size.
+MINHU_MAX_PHOTOS = env_int("MINHU_MAX_PHOTOS", 4, minimum=0)
+MINHU_MAX_PHOTO_BYTES = env_int("MINHU_MAX_PHOTO_BYTES", 5 * 1024 * 1024, minimum=1024)
+# Forms that carry photos take bodies up to this size (the photos plus the text).
+MINHU_MAX_UPLOAD_BYTES = MINHU_MAX_PHOTOS * MINHU_MAX_PHOTO_BYTES + MINHU_MAX_BODY_BYTES
+FILE_UPLOAD_PERMISSIONS = 0o640
 
 
 REST_FRAMEWORK = {

@@ -1,12 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api import json_not_found
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    path("", include("tickets.citizen.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("tickets.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -21,6 +21,12 @@ def _static_files_without_collectstatic(settings):
 
 
 @pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path):
+    # Photos land in a folder of the test's own, never in the checkout's media/.
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     # Throttle counters live in the cache (Redis): one test's requests must not
     # throttle the next one's.

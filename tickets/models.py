@@ -613,3 +613,65 @@ class Notification(models.Model):
     def __str__(self) -> str:
         # No address here: the admin shows this in titles and breadcrumbs to unit staff.
         return f"{self.get_kind_display()} #{self.pk} ({self.get_status_display()})"
+
+
+def _attachment_path(instance: "Attachment", filename: str) -> str:
+    # Never the citizen's file name: a random name under the ticket's month, with the
+    # extension of the type the content was checked to be.
+    return f"attachments/{timezone.localtime():%Y/%m}/{secrets.token_hex(16)}.{instance.extension}"
+
+
+class Attachment(models.Model):
+    """A photo sent with a report or with a unit's reply; stored outside the static path.
+
+    Files are served only through a view that checks who may see the ticket, never by
+    the web server from MEDIA_ROOT.
+    """
+
+    class Kind(models.TextChoices):
+        REPORT = "report", _("photo with the report")
+        REPLY = "reply", _("photo with the unit's reply")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="attachments")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    file = models.FileField(_("file"), upload_to=_attachment_path, max_length=200)
+    content_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        indexes = [models.Index(fields=["ticket", "id"], name="attachment_ticket_id")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def extension(self) -> str:
+        return {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}.get(self.content_type, "bin")
+
+
+class PersonalDataAccess(models.Model):
+    """A member of unit staff revealed a citizen's masked name and phone: who, which ticket, when."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("personal data access")
+        verbose_name_plural = _("personal data accesses")
+        indexes = [models.Index(fields=["ticket", "at"], name="pdaccess_ticket_at")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.ticket_id} {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise RuntimeError("The access log is append-only.")
+        return super().save(*args, **kwargs)

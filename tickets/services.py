@@ -7,6 +7,7 @@ lock, finds the new state and gets Conflict.
 """
 
 import datetime as dt
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -18,8 +19,10 @@ from departments import calendar
 from departments.models import Category, Unit, UnitKind
 from departments.selectors import staff_scope
 from tickets import notifications
+from tickets.attachments import CheckedPhoto, attachments_store
 from tickets.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from tickets.models import (
+    Attachment,
     Channel,
     DeadlineAlert,
     ExtensionRequest,
@@ -75,6 +78,7 @@ def ticket_create(
     reporter_name: str = "",
     reporter_phone: str = "",
     reported_at: dt.datetime | None = None,
+    photos: Sequence[CheckedPhoto] = (),
 ) -> tuple[Ticket, str]:
     """Open a ticket from any channel and return it with the citizen's access code.
 
@@ -114,6 +118,7 @@ def ticket_create(
     ticket.set_access_code(code)
     ticket.start_clock()
     ticket.save(force_insert=True)
+    attachments_store(ticket=ticket, kind=Attachment.Kind.REPORT, photos=list(photos), actor=actor)
     event = TicketEvent.record(ticket, "report", "", actor=actor, payload={"channel": channel}, at=now)
     notifications.notify(event, Notification.Kind.ACKNOWLEDGEMENT, notifications.citizen_recipients(ticket))
     return ticket, code
@@ -425,11 +430,12 @@ def ticket_resume(*, ticket_id: int, actor, note: str = "", at: dt.datetime | No
 
 
 @transaction.atomic
-def ticket_resolve(*, ticket_id: int, actor, reply: str) -> Ticket:
-    """Submit the unit's reply (办结) for the centre to verify."""
+def ticket_resolve(*, ticket_id: int, actor, reply: str, photos: Sequence[CheckedPhoto] = ()) -> Ticket:
+    """Submit the unit's reply (办结), with photos of the result, for the centre to verify."""
     reply = clean_text(reply, field="reply", max_length=MAX_DESCRIPTION, required=True)
     ticket = _locked(ticket_id)
     from_state = _transition(ticket, "resolve", actor, reply=reply, at=timezone.now())
+    attachments_store(ticket=ticket, kind=Attachment.Kind.REPLY, photos=list(photos), actor=actor)
     TicketEvent.record(ticket, "resolve", from_state, actor=actor, unit=ticket.unit, note=reply, is_public=False)
     return ticket
 
