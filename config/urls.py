@@ -7,6 +7,7 @@ from config.api import json_not_found
 urlpatterns = [
     path("", include("tickets.citizen.urls")),
     path("admin/", admin.site.urls),
+    path("desk/", include("tickets.desk.urls")),
     path("api/v1/", include("tickets.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

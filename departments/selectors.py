@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from departments.models import Membership, Role, Unit, UnitKind
+from departments.models import Category, Membership, Role, Unit, UnitKind
 
 # Roles that act on their unit's tickets (claim, return, extension, resolve).
 UNIT_ROLES = frozenset({Role.HANDLER, Role.UNIT_ADMIN})
@@ -68,3 +68,15 @@ def staff_scope(user: AbstractBaseUser | AnonymousUser | None) -> StaffScope:
 
 def unit_by_code(code: str) -> Unit | None:
     return Unit.objects.filter(code=code, is_active=True).first()
+
+
+def report_categories() -> list[tuple[str, list[Category]]]:
+    """Return the categories a report can take (active leaves), grouped under their parents' names."""
+    leaves = (
+        Category.objects.filter(is_active=True, children__isnull=True)
+        .select_related("parent").order_by("parent__name", "name")
+    )
+    groups: dict[str, list[Category]] = {}
+    for category in leaves:
+        groups.setdefault(category.parent.name if category.parent else "", []).append(category)
+    return list(groups.items())

@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from departments.selectors import staff_scope
-from tickets.errors import InvalidInput, NotFound
+from tickets.errors import InvalidInput, NotAllowed, NotFound
 from tickets.models import AlertLevel, DeadlineAlert, Notification, Sla, State, Ticket, TicketEvent
 from tickets.validation import mask_name, mask_phone, normalize_phone
 
@@ -147,3 +147,21 @@ def notifications_visible_to(user) -> QuerySet[Notification]:
     if staff_scope(user).sees_all:
         return Notification.objects.all()  # no semi-join over every ticket for the centre
     return Notification.objects.filter(ticket__in=ticket_visible_to(user))
+
+
+def caller_history(*, user, phone: str, limit: int = 10) -> list[Ticket]:
+    """Return the caller's latest tickets for an operator on the line (their number is known).
+
+    Only the centre, who see citizens' numbers, may look a caller up; an unusable number
+    gives no tickets rather than an error, as the operator is still typing it.
+    """
+    if not sees_personal_data(user):
+        raise NotAllowed("Only the centre's operators look up callers.")
+    try:
+        phone = normalize_phone(phone)
+    except InvalidInput:
+        return []
+    if not phone:
+        return []
+    tickets = ticket_visible_to(user).filter(reporter_phone=phone).select_related("category", "unit")
+    return list(tickets.order_by("-id")[:limit])

@@ -1,0 +1,1 @@
+"""Staff pages of the centre beside the admin: the hotline operator's call entry."""
