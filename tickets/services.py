@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_fsm import can_proceed
 
 from departments import calendar
@@ -92,7 +93,7 @@ def ticket_create(
     if not category.is_active or category.children.exists():
         raise InvalidInput(
             f"Category {category.code!r} cannot take reports; choose one of its subcategories.",
-            fields={"category": ["Choose an active leaf category."]},
+            fields={"category": [gettext("Choose an active leaf category.")]},
         )
     description = clean_text(description, field="description", max_length=MAX_DESCRIPTION, required=True)
     address = clean_text(address, field="address", max_length=MAX_ADDRESS, required=False)
@@ -100,12 +101,15 @@ def ticket_create(
     phone = normalize_phone(reporter_phone)
     if channel == Channel.PHONE and not phone:
         raise InvalidInput(
-            "A phone ticket needs the caller's number.", fields={"phone": ["This field is required."]}
+            "A phone ticket needs the caller's number.", fields={"phone": [gettext("This field is required.")]}
         )
     lat_value = clean_coordinate(lat, field="lat", limit=90)
     lng_value = clean_coordinate(lng, field="lng", limit=180)
     if (lat_value is None) != (lng_value is None):
-        raise InvalidInput("Give both lat and lng, or neither.", fields={"location": ["Incomplete point."]})
+        raise InvalidInput(
+            "Give both lat and lng, or neither.",
+            fields={"location": [gettext("Give both latitude and longitude, or neither.")]},
+        )
 
     now = reported_at or timezone.now()
     ticket = Ticket(

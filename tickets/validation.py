@@ -3,6 +3,8 @@
 import re
 from decimal import Decimal, InvalidOperation
 
+from django.utils.translation import gettext as _
+
 from tickets.errors import InvalidInput
 
 MAX_DESCRIPTION = 5000
@@ -21,12 +23,12 @@ def clean_text(value: object, *, field: str, max_length: int, required: bool) ->
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text.", fields={field: ["Must be text."]})
+        raise InvalidInput(f"{field} must be text.", fields={field: [_("Must be text.")]})
     value = value.strip()
     if required and not value:
-        raise InvalidInput(f"{field} is required.", fields={field: ["This field is required."]})
+        raise InvalidInput(f"{field} is required.", fields={field: [_("This field is required.")]})
     if len(value) > max_length:
-        message = f"At most {max_length} characters."
+        message = _("At most %(count)d characters.") % {"count": max_length}
         raise InvalidInput(f"{field} is too long.", fields={field: [message]})
     return value
 
@@ -36,7 +38,7 @@ def normalize_phone(value: object, *, field: str = "phone") -> str:
     if value in (None, ""):
         return ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text.", fields={field: ["Must be text."]})
+        raise InvalidInput(f"{field} must be text.", fields={field: [_("Must be text.")]})
     digits = _PHONE_SEPARATORS.sub("", value.strip())
     if digits.startswith("+86"):
         digits = digits[3:]
@@ -46,7 +48,7 @@ def normalize_phone(value: object, *, field: str = "phone") -> str:
         return digits
     raise InvalidInput(
         f"{value!r} is not a phone number.",
-        fields={field: ["Use an 11-digit mobile number or a landline with its area code."]},
+        fields={field: [_("Use an 11-digit mobile number or a landline with its area code.")]},
     )
 
 
@@ -55,14 +57,14 @@ def clean_coordinate(value: object, *, field: str, limit: int) -> Decimal | None
     if value in (None, ""):
         return None
     if isinstance(value, bool):
-        raise InvalidInput(f"{field} must be a number.", fields={field: ["Must be a number."]})
+        raise InvalidInput(f"{field} must be a number.", fields={field: [_("Must be a number.")]})
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        raise InvalidInput(f"{field} must be a number.", fields={field: ["Must be a number."]}) from None
+        raise InvalidInput(f"{field} must be a number.", fields={field: [_("Must be a number.")]}) from None
     if not number.is_finite() or not -limit <= number <= limit:
         raise InvalidInput(
-            f"{field} is out of range.", fields={field: [f"Must be between -{limit} and {limit}."]}
+            f"{field} is out of range.", fields={field: [_("Must be between -%(limit)d and %(limit)d.") % {"limit": limit}]}
         )
     return number.quantize(Decimal("0.000001"))
 
