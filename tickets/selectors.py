@@ -6,6 +6,7 @@ import re
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from departments.models import Unit, UnitKind
 from departments.selectors import staff_scope
 from tickets.errors import InvalidInput, NotAllowed, NotFound
 from tickets.models import AlertLevel, DeadlineAlert, Notification, Sla, State, Ticket, TicketEvent
@@ -165,3 +166,49 @@ def caller_history(*, user, phone: str, limit: int = 10) -> list[Ticket]:
         return []
     tickets = ticket_visible_to(user).filter(reporter_phone=phone).select_related("category", "unit")
     return list(tickets.order_by("-id")[:limit])
+
+
+def may_reveal_reporter(user, ticket: Ticket) -> bool:
+    """Staff of the unit holding the ticket may reveal its masked reporter (each reveal logged).
+
+    The centre sees reporters in full and has nothing to reveal; supervisors and other
+    units may not.
+    """
+    return not sees_personal_data(user) and ticket.can_unit_act(user)
+
+
+def dispatch_units() -> QuerySet[Unit]:
+    """Return the units a ticket may be dispatched to: the active handling units, never the centre."""
+    return Unit.objects.filter(is_active=True).exclude(kind=UnitKind.CENTRE).order_by("path")
+
+
+def dispatch_suggestion(ticket: Ticket) -> Unit | None:
+    """Return the unit the ticket's category usually goes to, when it can take tickets."""
+    unit = ticket.category.default_unit
+    if unit is None or not unit.is_active or unit.kind == UnitKind.CENTRE:
+        return None
+    return unit
+
+
+def ticket_search(tickets: QuerySet[Ticket], *, user, term: str) -> QuerySet[Ticket]:
+    """Narrow `tickets` to a ticket number; the centre, who see phones, may also give the reporter's.
+
+    Unit staff see phones masked, so a phone never finds anything for them: a search must
+    not tell them what the mask hides.
+    """
+    term = term.strip()
+    if not term:
+        return tickets
+    if sees_personal_data(user) and _PHONE_LIKE.match(term) and not _NUMBER.match(term):
+        try:
+            return tickets.filter(reporter_phone=normalize_phone(term))
+        except InvalidInput:
+            pass
+    return tickets.filter(number=term)
+
+
+def events_visible_to(user) -> QuerySet[TicketEvent]:
+    """Return the history lines of the tickets the user may see."""
+    if staff_scope(user).sees_all:
+        return TicketEvent.objects.all()  # no semi-join over every ticket for the centre
+    return TicketEvent.objects.filter(ticket__in=ticket_visible_to(user))

@@ -28,6 +28,7 @@ from tickets.models import (
     DeadlineAlert,
     ExtensionRequest,
     Notification,
+    PersonalDataAccess,
     Rating,
     ReturnReason,
     State,
@@ -35,6 +36,7 @@ from tickets.models import (
     TicketEvent,
     new_access_code,
 )
+from tickets.selectors import may_reveal_reporter, ticket_visible_to
 from tickets.validation import (
     MAX_ADDRESS,
     MAX_DESCRIPTION,
@@ -502,4 +504,20 @@ def ticket_archive(*, ticket_id: int, actor=None) -> Ticket:
     ticket = _locked(ticket_id)
     from_state = _transition(ticket, "archive", actor, at=timezone.now())
     TicketEvent.record(ticket, "archive", from_state, actor=actor)
+    return ticket
+
+
+@transaction.atomic
+def ticket_reveal_reporter(*, ticket_id: int, actor, reason: str = "") -> Ticket:
+    """Let unit staff see a ticket's reporter in full, and log that they did.
+
+    Return the ticket: the caller shows the name and phone on this one response only.
+    """
+    reason = clean_text(reason, field="reason", max_length=200, required=False)
+    ticket = ticket_visible_to(actor).filter(id=ticket_id).first()
+    if ticket is None:
+        raise NotFound("No such ticket that you may see.")
+    if not may_reveal_reporter(actor, ticket):
+        raise NotAllowed("Only staff of the unit holding the ticket reveal its reporter.")
+    PersonalDataAccess.objects.create(ticket=ticket, user=actor, reason=reason)
     return ticket
