@@ -26,7 +26,7 @@ REDIS_URL = env_str("REDIS_URL")
 EMBEDDED = REDIS_URL is None
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tickets.admin_site.MinhuAdminConfig",  # django.contrib.admin with the hotline's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
