@@ -1,4 +1,5 @@
-"""Load the demo city: the centre, 121 handling units, categories, the calendar, demo staff."""
+"""Load the demo city: the centre, 121 handling units, categories, the calendar, demo staff,
+and (for the demo only) two weeks of tickets."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -12,14 +13,18 @@ DEMO_PASSWORD = "minhu-demo"
 
 
 @transaction.atomic
-def seed_demo(*, with_passwords: bool | None = None) -> dict[str, int]:
+def seed_demo(*, with_passwords: bool | None = None, with_tickets: bool | None = None) -> dict[str, int]:
     """Create or update the demo data; safe to run again. Return what it holds.
 
     Demo accounts get the demo password only in DEBUG (or when asked), so a production
-    database seeded by mistake has no account anyone can guess.
+    database seeded by mistake has no account anyone can guess. Demo tickets, likewise,
+    only in DEBUG (or when asked), and only into a database that has no tickets yet:
+    production loads its units and categories with this command, never made-up tickets.
     """
     if with_passwords is None:
         with_passwords = settings.DEBUG
+    if with_tickets is None:
+        with_tickets = settings.DEBUG
     centre = unit_upsert(code=demo_data.CENTRE[0], name=demo_data.CENTRE[1], kind=UnitKind.CENTRE, parent=None)
     units = {centre.code: centre}
     for code, name, streets in demo_data.DISTRICTS:
@@ -66,4 +71,9 @@ def seed_demo(*, with_passwords: bool | None = None) -> dict[str, int]:
         admin.is_staff = admin.is_superuser = True
         admin.set_password(DEMO_PASSWORD)
         admin.save()
-    return {"units": len(units) - 1, "categories": leaves, "staff": len(demo_data.STAFF)}
+    tickets = 0
+    if with_tickets:
+        from tickets.demo import seed_demo_tickets
+
+        tickets = seed_demo_tickets()
+    return {"units": len(units) - 1, "categories": leaves, "staff": len(demo_data.STAFF), "tickets": tickets}
