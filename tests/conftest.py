@@ -62,3 +62,16 @@ def api():
         return client
 
     return client_for
+
+
+@pytest.fixture
+def browse(db):
+    """Return a function giving a browser-like client logged in (session) as a user, in English."""
+    from django.test import Client
+
+    def client_for(user) -> Client:
+        client = Client(HTTP_ACCEPT_LANGUAGE="en")
+        client.force_login(user)
+        return client
+
+    return client_for
