@@ -1,23 +1,81 @@
+"""The admin of the organisation: units, categories and the calendar, kept by the centre,
+and staff memberships, which a unit's administrator also keeps for its own unit.
+
+Who may do what here: superusers everything; the centre's staff read units,
+categories and the calendar, its dispatchers change them and every membership; a unit
+administrator (单位管理员) adds, changes and removes the handler and unit administrator
+memberships of its own units, creating accounts for new staff, and sees nothing else;
+handlers and supervisors have nothing here.
+"""
+
 import datetime as dt
 
+from django import forms
 from django.contrib import admin, messages
-from django.utils.translation import gettext as _
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _, gettext_lazy
 
 from departments import calendar
-from departments.models import CalendarDay, Category, Membership, Unit
-from departments.services import unit_upsert
+from departments.models import CENTRE_ROLES, CalendarDay, Category, Membership, Role, Unit
+from departments.selectors import UNIT_ROLES, staff_scope
+from departments.services import staff_upsert, unit_upsert
+
+
+def _keeps_organisation(request) -> bool:
+    """Superusers and the centre's dispatchers keep units, categories, the calendar and all staff."""
+    return staff_scope(request.user).is_dispatcher
+
+
+def administered_unit_ids(user) -> frozenset[int]:
+    """Return the active units where the user is a unit administrator (once per user object)."""
+    cached = getattr(user, "_minhu_administered", None)
+    if cached is None:
+        cached = frozenset(
+            Membership.objects.filter(user=user, role=Role.UNIT_ADMIN, unit__is_active=True)
+            .values_list("unit_id", flat=True)
+        ) if user.is_authenticated and user.is_active else frozenset()
+        user._minhu_administered = cached
+    return cached
+
+
+class CentreKeptAdmin(admin.ModelAdmin):
+    """Read by the centre's staff, changed by its dispatchers; deleting stays with superusers."""
+
+    def has_module_permission(self, request):
+        return staff_scope(request.user).sees_all or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return staff_scope(request.user).sees_all or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return _keeps_organisation(request) or super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return _keeps_organisation(request) or super().has_change_permission(request, obj)
 
 
 class MembershipInline(admin.TabularInline):
+    """A unit's staff on its page: the centre reads them, superusers edit them here."""
+
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
 
+    def has_view_permission(self, request, obj=None):
+        return staff_scope(request.user).sees_all or super().has_view_permission(request, obj)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
 
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(CentreKeptAdmin):
     list_display = ["name", "code", "kind", "parent", "liaison_name", "liaison_phone", "is_active"]
     list_filter = ["kind", "is_active"]
+    list_select_related = ["parent"]
     search_fields = ["name", "code"]
     autocomplete_fields = ["parent"]
     inlines = [MembershipInline]
@@ -32,34 +90,174 @@ class UnitAdmin(admin.ModelAdmin):
         obj.pk, obj.path = saved.pk, saved.path
 
 
+class MembershipForm(forms.ModelForm):
+    """A role in a unit; `actor` (set per request by the admin) bounds what may be granted."""
+
+    actor = None
+
+    class Meta:
+        model = Membership
+        fields = ["unit", "role"]
+
+    def clean(self):
+        data = super().clean()
+        unit, role = data.get("unit"), data.get("role")
+        if unit is not None and role in CENTRE_ROLES and not unit.is_centre:
+            self.add_error("role", _("Operators and dispatchers belong to the dispatch centre."))
+        return data
+
+    def _refuse_duplicate(self, user) -> None:
+        data = self.cleaned_data
+        same = Membership.objects.filter(user=user, unit=data.get("unit"), role=data.get("role"))
+        if self.instance.pk:
+            same = same.exclude(pk=self.instance.pk)
+        if user is not None and same.exists():
+            self.add_error("role", _("This person already has this role in this unit."))
+
+
+class MembershipAddForm(MembershipForm):
+    """Give a role to a new account (with its password) or to an existing one (never its password)."""
+
+    username = forms.CharField(
+        label=gettext_lazy("username"), max_length=150, validators=[UnicodeUsernameValidator()],
+        help_text=gettext_lazy("A new username creates the staff account."),
+    )
+    password = forms.CharField(
+        label=gettext_lazy("password for a new account"), required=False, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=gettext_lazy("Leave empty when the account exists: its password is not changed here."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        username, password = data.get("username"), data.get("password")
+        if not username:
+            return data
+        User = get_user_model()
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            if not password:
+                self.add_error("password", _("A new account needs a password."))
+            else:
+                try:
+                    validate_password(password, User(username=username))
+                except ValidationError as error:
+                    self.add_error("password", error)
+        else:
+            if password:
+                self.add_error("password", _("This account exists; leave the password empty."))
+            administered = administered_unit_ids(self.actor)
+            if not staff_scope(self.actor).is_dispatcher and not Membership.objects.filter(
+                user=user, unit_id__in=administered
+            ).exists():
+                self.add_error("username", _("This account is not your unit's staff; ask the dispatch centre."))
+        self.existing_user = user
+        self._refuse_duplicate(user)
+        return data
+
+
+class MembershipChangeForm(MembershipForm):
+    def clean(self):
+        data = super().clean()
+        self._refuse_duplicate(self.instance.user)
+        return data
+
+
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "unit", "role", "created_at"]
     list_filter = ["role", "unit__kind"]
     search_fields = ["user__username", "unit__name", "unit__code"]
-    autocomplete_fields = ["user", "unit"]
     list_select_related = ["user", "unit"]
+
+    def get_queryset(self, request):
+        memberships = super().get_queryset(request)
+        if _keeps_organisation(request):
+            return memberships
+        return memberships.filter(unit_id__in=administered_unit_ids(request.user))
+
+    def _administers(self, request, obj=None, *, change: bool = False) -> bool:
+        units = administered_unit_ids(request.user)
+        if not units or obj is None:
+            return bool(units)
+        return obj.unit_id in units and (not change or obj.role in UNIT_ROLES)
+
+    def has_module_permission(self, request):
+        return _keeps_organisation(request) or self._administers(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _keeps_organisation(request) or self._administers(request, obj)
+
+    def has_add_permission(self, request):
+        return _keeps_organisation(request) or self._administers(request)
+
+    def has_change_permission(self, request, obj=None):
+        return _keeps_organisation(request) or self._administers(request, obj, change=True)
+
+    has_delete_permission = has_change_permission
+
+    def get_autocomplete_fields(self, request):
+        return ["unit"] if _keeps_organisation(request) else []
+
+    def get_fields(self, request, obj=None):
+        return ["username", "password", "unit", "role"] if obj is None else ["user", "unit", "role"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["user"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = MembershipAddForm if obj is None else MembershipChangeForm
+        form = super().get_form(request, obj, change, **kwargs)
+        form.actor = request.user  # a class made for this request by modelform_factory
+        return form
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "unit" and not _keeps_organisation(request):
+            kwargs["queryset"] = Unit.objects.filter(pk__in=administered_unit_ids(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "role" and not _keeps_organisation(request):
+            kwargs["choices"] = [(role.value, role.label) for role in Role if role in UNIT_ROLES]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+            return
+        # staff_upsert creates the account when it is new; an existing one keeps its password.
+        user = staff_upsert(
+            username=form.cleaned_data["username"], unit=obj.unit, role=obj.role,
+            password=form.cleaned_data["password"] or None,
+        )
+        saved = Membership.objects.get(user=user, unit=obj.unit, role=obj.role)
+        obj.pk, obj.user, obj.created_at = saved.pk, user, saved.created_at
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(CentreKeptAdmin):
     list_display = ["name", "code", "parent", "routing", "default_unit", "is_active"]
-    list_filter = ["routing", "is_active", "parent"]
+    # Only the groups (categories that have children), whose names need no further query.
+    list_filter = ["routing", "is_active", ("parent", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "code"]
     autocomplete_fields = ["parent", "default_unit"]
     list_select_related = ["parent", "default_unit"]
     fieldsets = [
         (None, {"fields": ["code", "name", "parent", "routing", "default_unit", "is_active"]}),
-        (_("Deadlines"), {"fields": [
+        (gettext_lazy("Deadlines"), {"fields": [
             ("accept_amount", "accept_unit"), ("claim_amount", "claim_unit"),
             ("resolve_amount", "resolve_unit"), ("feedback_amount", "feedback_unit"),
         ]}),
-        (_("Extensions (延期)"), {"fields": [("extension_amount", "extension_unit"), "max_extensions"]}),
+        (gettext_lazy("Extensions (延期)"), {"fields": [("extension_amount", "extension_unit"), "max_extensions"]}),
     ]
+
+    def get_queryset(self, request):
+        # Category.__str__ names its parent: join it for lists, autocompletes and filters.
+        return super().get_queryset(request).select_related("parent")
 
 
 @admin.register(CalendarDay)
-class CalendarDayAdmin(admin.ModelAdmin):
+class CalendarDayAdmin(CentreKeptAdmin):
     list_display = ["date", "name", "is_workday"]
     list_filter = ["is_workday", ("date", admin.DateFieldListFilter)]
     date_hierarchy = "date"

@@ -1,12 +1,154 @@
-from django.contrib import admin, messages
-from django.utils.translation import gettext_lazy as _
+"""The admin of tickets: each unit's queue, the centre's desk, and the logs behind them.
 
-from departments.selectors import staff_scope
+Every list, page, filter choice and autocomplete reads through the selectors' one
+visibility rule; every change goes through the services (see tickets.admin_views).
+Lists stay cheap at millions of rows: counts stop at a cap, facets are off, and each
+foreign key shown is joined in the page's one query.
+"""
+
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.translation import gettext, gettext_lazy as _
+
+from departments.models import Unit
+from departments.selectors import report_categories, staff_scope
+from tickets.admin_views import TicketDeskMixin
 from tickets.errors import TicketError
-from tickets.models import ExtensionRequest, Notification, Ticket, TicketEvent
+from tickets.models import (
+    OPEN_STATES, ExtensionRequest, Notification, PersonalDataAccess, Sla, Ticket, TicketEvent,
+)
+from tickets.selectors import (
+    dispatch_units,
+    events_visible_to,
+    notifications_visible_to,
+    overdue_listed,
+    sees_personal_data,
+    sla_filter,
+    ticket_search,
+    ticket_visible_to,
+)
 from tickets.services import ticket_decide_extension
-from tickets.selectors import notifications_visible_to, overdue_listed, sees_personal_data, ticket_visible_to
 from tickets.validation import mask_name, mask_phone
+
+
+class CappedPaginator(Paginator):
+    """Count at most `cap` rows: a changelist never counts a million to print a number.
+
+    The count reads the ids of the first cap + 1 matching rows (no ordering), so it
+    costs the same for a unit's thousand tickets as for the city's million; beyond the
+    cap the list says "10,000+" and pages stop there.
+    """
+
+    cap = 10_000
+
+    @cached_property
+    def _seen(self) -> int:
+        return self.object_list.order_by().values("pk")[: self.cap + 1].count()
+
+    @cached_property
+    def count(self) -> int:
+        return min(self._seen, self.cap)
+
+    @property
+    def is_capped(self) -> bool:
+        return self._seen > self.cap
+
+    @property
+    def count_label(self) -> str:
+        return f"{self.count:,}+" if self.is_capped else f"{self.count:,}"
+
+
+class ChoiceListFilter(admin.SimpleListFilter):
+    """A filter whose value must be one of its own choices; anything else is ignored."""
+
+    lookup = ""
+
+    def condition(self, value: str) -> Q:
+        return Q(**{self.lookup: value})
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value not in {str(key) for key, _label in self.lookup_choices}:
+            return queryset
+        return queryset.filter(self.condition(value))
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """The working queue (open tickets, most urgent first) by default; everything on request."""
+
+    title = _("queue")
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [("all", _("All tickets, newest first"))]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() != "all",
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": _("Open tickets, most urgent first"),
+        }
+        yield {
+            "selected": self.value() == "all",
+            "query_string": changelist.get_query_string({self.parameter_name: "all"}),
+            "display": _("All tickets, newest first"),
+        }
+
+    def queryset(self, request, queryset):
+        # A state chosen in its own filter wins: "closed" must not come out empty.
+        if self.value() == "all" or "state__exact" in request.GET:
+            return queryset
+        return queryset.filter(state__in=OPEN_STATES)
+
+
+def lists_open_work(request) -> bool:
+    """Whether the ticket list shows open work (ranked by urgency) rather than the record (newest first)."""
+    state = request.GET.get("state__exact")
+    if state:
+        return state in OPEN_STATES
+    return request.GET.get(QueueFilter.parameter_name) != "all"
+
+
+class CategoryFilter(ChoiceListFilter):
+    title = _("category")
+    parameter_name = "category"
+    lookup = "category_id"
+
+    def lookups(self, request, model_admin):
+        return [(c.pk, str(c)) for _group, leaves in report_categories() for c in leaves]
+
+
+class UnitFilter(ChoiceListFilter):
+    """The units the user may see (the centre: every handling unit); hidden when that is one."""
+
+    title = _("unit")
+    parameter_name = "unit"
+    lookup = "unit_id"
+
+    def lookups(self, request, model_admin):
+        scope = staff_scope(request.user)
+        units = dispatch_units() if scope.sees_all else Unit.objects.filter(pk__in=scope.visible_unit_ids)
+        return [(u.pk, u.name) for u in units.order_by("path").only("pk", "name")]
+
+    def has_output(self):
+        return len(self.lookup_choices) > 1
+
+
+class SlaListFilter(ChoiceListFilter):
+    title = _("deadline (SLA)")
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        return Sla.choices
+
+    def condition(self, value: str) -> Q:
+        return sla_filter(value)
 
 
 class OverdueReportFilter(admin.SimpleListFilter):
@@ -24,20 +166,13 @@ class OverdueReportFilter(admin.SimpleListFilter):
         return queryset
 
 
-class TicketEventInline(admin.TabularInline):
-    model = TicketEvent
-    fields = ["at", "kind", "from_state", "to_state", "actor", "unit", "note"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ["id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
 class ReadOnlyScopedAdmin(admin.ModelAdmin):
     """Staff read here; every change goes through the services."""
+
+    paginator = CappedPaginator
+    show_full_result_count = False
+    # Facets would count every filter choice over the whole table.
+    show_facets = admin.ShowFacets.NEVER
 
     def has_add_permission(self, request):
         return False
@@ -55,11 +190,13 @@ class ReadOnlyScopedAdmin(admin.ModelAdmin):
         return request.user.is_active and request.user.is_staff
 
     # Citizens' personal data is the centre's to see; unit staff see these fields
-    # through the masked display named beside each.
+    # through the masked display named beside each, unless they revealed them on this
+    # very response (logged by the reveal service).
     masked_fields: dict[str, str] = {}
 
     def _masked(self, request, names):
-        if not self.masked_fields or sees_personal_data(request.user):
+        revealed = getattr(request, "reporter_revealed", False)
+        if not self.masked_fields or revealed or sees_personal_data(request.user):
             return names
         return [self.masked_fields.get(name, name) for name in names]
 
@@ -69,30 +206,94 @@ class ReadOnlyScopedAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         return self._masked(request, super().get_fields(request, obj))
 
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (title, {**options, "fields": self._masked(request, options["fields"])})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
     def get_readonly_fields(self, request, obj=None):
         return self._masked(request, super().get_readonly_fields(request, obj))
 
 
+_REPORT = [
+    "number", "state", "channel", "category", "unit", "description", "address", "lat", "lng",
+    "reporter_name", "reporter_phone", "reported_at", "support_count", "merged_into",
+]
+_DEADLINES = [
+    "due_at", "accept_due_at", "claim_due_at", "resolve_due_at", "feedback_due_at", "escalation_level",
+    "paused_at", "paused_until", "pause_count",
+]
+_HANDLING = ["is_final_dispatch", "return_count", "reopen_count", "reply", "rating"]
+_TIMES = [
+    "accepted_at", "dispatched_at", "claimed_at", "resolved_at", "verified_at", "closed_at", "archived_at",
+    "updated_at",
+]
+
+# Open work first: the most escalated, then the nearest deadline, then the newest dispatched.
+URGENT_FIRST = [
+    F("escalation_level").desc(), F("due_at").asc(nulls_last=True), F("dispatched_at").desc(nulls_last=True),
+    "-id",
+]
+
+
 @admin.register(Ticket)
-class TicketAdmin(ReadOnlyScopedAdmin):
-    """Read-only for now: every change goes through the services (API)."""
+class TicketAdmin(TicketDeskMixin, ReadOnlyScopedAdmin):
+    """A unit's queue and the centre's desk; the buttons on a ticket's page call the services."""
 
     list_display = [
-        "number", "state", "category", "unit", "channel", "reported_at", "due_at", "escalation_level",
-        "paused_until",
+        "number", "summary", "state", "category", "unit", "deadline", "resolve_due_at", "escalation_level",
+        "reopen_count", "return_count", "dispatched_at",
     ]
-    list_filter = ["state", "channel", OverdueReportFilter]
-    search_fields = ["=number"]
-    list_select_related = ["category", "unit"]
-    show_full_result_count = False
-    readonly_fields = [f.name for f in Ticket._meta.fields if f.name != "access_code_hash"]
-    exclude = ["access_code_hash"]
-    inlines = [TicketEventInline]
+    list_filter = [
+        QueueFilter, "state", "channel", CategoryFilter, UnitFilter, SlaListFilter, OverdueReportFilter,
+    ]
+    list_select_related = ["category__parent", "unit"]
+    list_per_page = 50
+    # Searched through ticket_search (exact number; the centre also a phone), so that
+    # the autocomplete, which needs search fields, reads the same rule.
+    search_fields = ["number__exact"]
+    search_help_text = _("A ticket number; the centre may also search a reporter's phone.")
+    sortable_by = ["number", "deadline", "resolve_due_at", "escalation_level", "dispatched_at"]
+    fieldsets = [
+        (_("Report"), {"fields": _REPORT}),
+        (_("Deadlines"), {"fields": _DEADLINES}),
+        (_("Handling"), {"fields": _HANDLING}),
+        (_("Times"), {"fields": _TIMES, "classes": ["collapse"]}),
+    ]
+    readonly_fields = _REPORT + _DEADLINES + _HANDLING + _TIMES
 
     masked_fields = {"reporter_name": "masked_reporter_name", "reporter_phone": "masked_reporter_phone"}
 
+    class Media:
+        css = {"all": ["tickets/admin.css"]}
+
     def get_queryset(self, request):
-        return ticket_visible_to(request.user).select_related("category", "unit")
+        tickets = ticket_visible_to(request.user).select_related("category__parent", "unit")
+        return tickets.order_by(*self.get_ordering(request))
+
+    def get_ordering(self, request):
+        # Urgency ranks open work; over finished tickets it means nothing and would sort
+        # the whole table, so the record lists the newest first (the primary key's order).
+        return URGENT_FIRST if lists_open_work(request) else ["-id"]
+
+    def get_search_results(self, request, queryset, search_term):
+        return ticket_search(queryset, user=request.user, term=search_term), False
+
+    @admin.display(description=_("description"))
+    def summary(self, obj: Ticket) -> str:
+        return Truncator(obj.description).chars(30)
+
+    @admin.display(description=_("nearest deadline"), ordering="due_at")
+    def deadline(self, obj: Ticket):
+        if obj.due_at is None:
+            return self.get_empty_value_display()
+        when = date_format(timezone.localtime(obj.due_at), "SHORT_DATETIME_FORMAT")
+        badge = {Sla.BREACHED: ("sla-breached", _("overdue")), Sla.WARNING: ("sla-warning", _("due soon"))}
+        if obj.sla not in badge:
+            return when
+        css, label = badge[obj.sla]
+        return format_html('<span class="sla-badge {}">{}</span> {}', css, label, when)
 
     @admin.display(description=_("reporter's name"))
     def masked_reporter_name(self, obj: Ticket) -> str:
@@ -103,6 +304,24 @@ class TicketAdmin(ReadOnlyScopedAdmin):
         return mask_phone(obj.reporter_phone)
 
 
+@admin.register(TicketEvent)
+class TicketEventAdmin(ReadOnlyScopedAdmin):
+    """Every ticket's history, newest first: transitions, cards, notices."""
+
+    list_display = ["at", "ticket", "kind", "from_state", "to_state", "actor", "unit", "short_note"]
+    list_select_related = ["ticket", "actor", "unit"]
+    search_fields = ["ticket__number__exact"]
+    ordering = ["-id"]
+    fields = ["ticket", "at", "kind", "from_state", "to_state", "actor", "unit", "note", "payload", "is_public"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return events_visible_to(request.user).select_related("ticket", "actor", "unit")
+
+    @admin.display(description=_("note"))
+    def short_note(self, obj: TicketEvent) -> str:
+        return Truncator(obj.note).chars(40)
+
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyScopedAdmin):
@@ -111,9 +330,9 @@ class NotificationAdmin(ReadOnlyScopedAdmin):
     list_display = ["created_at", "ticket", "kind", "recipient_unit", "channel", "address",
                     "status", "attempts", "sent_at"]
     list_filter = ["status", "kind", "channel"]
-    search_fields = ["=ticket__number"]
+    search_fields = ["ticket__number__exact"]
     list_select_related = ["ticket", "recipient_unit"]
-    show_full_result_count = False
+    ordering = ["-id"]
     fields = ["ticket", "event", "kind", "recipient_unit", "channel", "address", "body", "status",
               "attempts", "last_error", "next_attempt_at", "created_at", "sent_at"]
     readonly_fields = fields
@@ -135,9 +354,9 @@ class ExtensionRequestAdmin(ReadOnlyScopedAdmin):
 
     list_display = ["ticket", "until", "reason", "status", "requested_by", "requested_at", "decided_by"]
     list_filter = ["status"]
-    search_fields = ["=ticket__number"]
+    search_fields = ["ticket__number__exact"]
     list_select_related = ["ticket", "requested_by", "decided_by"]
-    show_full_result_count = False
+    ordering = ["-id"]
     actions = ["approve", "refuse"]
 
     def get_queryset(self, request):
@@ -165,4 +384,24 @@ class ExtensionRequestAdmin(ReadOnlyScopedAdmin):
                 self.message_user(request, f"{extension.ticket.number}: {error}", level=messages.ERROR)
                 continue
             done += 1
-        self.message_user(request, _("%(count)d request(s) decided.") % {"count": done})
+        self.message_user(request, gettext("%(count)d request(s) decided.") % {"count": done})
+
+
+@admin.register(PersonalDataAccess)
+class PersonalDataAccessAdmin(ReadOnlyScopedAdmin):
+    """Who revealed which citizen's name and phone, and when: the centre audits it here."""
+
+    list_display = ["at", "user", "ticket", "reason"]
+    list_select_related = ["user", "ticket"]
+    search_fields = ["ticket__number__exact", "user__username__exact"]
+    ordering = ["-id"]
+    fields = ["at", "user", "ticket", "reason"]
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        return staff_scope(request.user).sees_all
+
+    has_module_permission = has_view_permission
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "ticket")
