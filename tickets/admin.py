@@ -79,40 +79,48 @@ class ChoiceListFilter(admin.SimpleListFilter):
         return queryset.filter(self.condition(value))
 
 
+STATE_PARAM = "state__exact"
+
+
 class QueueFilter(admin.SimpleListFilter):
-    """The working queue (open tickets, most urgent first) by default; everything on request."""
+    """What the list holds: running deadlines (the default), all open work, or every ticket.
+
+    The default is the working queue: tickets whose clock runs, the most overdue first
+    (red-carded tickets lead, being past their deadline), then the nearest deadline, then
+    the newest dispatched. It reads the partial index on due_at, so its first page costs
+    the same at a million tickets as at a hundred. A state chosen in its own filter lists
+    that state instead, newest first.
+    """
 
     title = _("queue")
     parameter_name = "queue"
 
     def lookups(self, request, model_admin):
-        return [("all", _("All tickets, newest first"))]
+        return [("open", _("All open tickets, newest first")), ("all", _("All tickets, newest first"))]
 
     def choices(self, changelist):
-        yield {
-            "selected": self.value() != "all",
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": _("Open tickets, most urgent first"),
-        }
-        yield {
-            "selected": self.value() == "all",
-            "query_string": changelist.get_query_string({self.parameter_name: "all"}),
-            "display": _("All tickets, newest first"),
-        }
+        chosen = None if STATE_PARAM in changelist.params else (self.value() or "due")
+        for value, label in [("due", _("Running deadlines, most urgent first")), *self.lookup_choices]:
+            yield {
+                "selected": chosen == value,
+                "query_string": changelist.get_query_string(
+                    {} if value == "due" else {self.parameter_name: value},
+                    remove=[self.parameter_name, STATE_PARAM],
+                ),
+                "display": label,
+            }
 
     def queryset(self, request, queryset):
-        # A state chosen in its own filter wins: "closed" must not come out empty.
-        if self.value() == "all" or "state__exact" in request.GET:
+        if STATE_PARAM in request.GET or self.value() == "all":
             return queryset
-        return queryset.filter(state__in=OPEN_STATES)
+        if self.value() == "open":
+            return queryset.filter(state__in=OPEN_STATES)
+        return queryset.filter(due_at__isnull=False)
 
 
-def lists_open_work(request) -> bool:
-    """Whether the ticket list shows open work (ranked by urgency) rather than the record (newest first)."""
-    state = request.GET.get("state__exact")
-    if state:
-        return state in OPEN_STATES
-    return request.GET.get(QueueFilter.parameter_name) != "all"
+def ranks_by_deadline(request) -> bool:
+    """Whether the ticket list is the default queue of running deadlines (else: newest first)."""
+    return STATE_PARAM not in request.GET and request.GET.get(QueueFilter.parameter_name) not in ("open", "all")
 
 
 class CategoryFilter(ChoiceListFilter):
@@ -230,11 +238,9 @@ _TIMES = [
     "updated_at",
 ]
 
-# Open work first: the most escalated, then the nearest deadline, then the newest dispatched.
-URGENT_FIRST = [
-    F("escalation_level").desc(), F("due_at").asc(nulls_last=True), F("dispatched_at").desc(nulls_last=True),
-    "-id",
-]
+# The queue: the most overdue first, then the nearest deadline, then the newest dispatched.
+# due_at ascending is the order of its partial index (rows with a running clock only).
+DEADLINE_FIRST = [F("due_at").asc(), F("dispatched_at").desc(nulls_last=True), "-id"]
 
 
 @admin.register(Ticket)
@@ -273,9 +279,9 @@ class TicketAdmin(TicketDeskMixin, ReadOnlyScopedAdmin):
         return tickets.order_by(*self.get_ordering(request))
 
     def get_ordering(self, request):
-        # Urgency ranks open work; over finished tickets it means nothing and would sort
-        # the whole table, so the record lists the newest first (the primary key's order).
-        return URGENT_FIRST if lists_open_work(request) else ["-id"]
+        # Ranking by deadline means something only where clocks run, and elsewhere would
+        # sort every matching row: other lists go newest first, in the primary key's order.
+        return DEADLINE_FIRST if ranks_by_deadline(request) else ["-id"]
 
     def get_search_results(self, request, queryset, search_term):
         return ticket_search(queryset, user=request.user, term=search_term), False

@@ -12,7 +12,7 @@ from tests.tickets.admin.helpers import CHANGELIST, change_url
 from tickets.admin import CappedPaginator, TicketAdmin
 from tickets.models import State, Ticket
 
-FILTERS = ["", "queue=all", "state__exact=dispatched", "channel__exact=phone", "sla=breached", "sla=ok",
+FILTERS = ["", "queue=open", "queue=all", "state__exact=dispatched", "channel__exact=phone", "sla=breached", "sla=ok",
            "overdue=listed", "q=2611240000001", "o=5"]
 
 
@@ -79,22 +79,29 @@ def test_the_logs_count_only_up_to_the_cap_too(browse, city, monkeypatch, url):
     assert counts and all("LIMIT 4" in sql for sql in counts)
 
 
-def test_escalated_and_nearest_deadlines_come_first_and_overdue_is_marked(browse, city):
-    calm, late, escalated = (make_ticket(city, State.DISPATCHED) for _ in range(3))
+def test_the_most_overdue_come_first_then_the_nearest_and_overdue_is_marked(browse, city):
+    calm, soon, late, later_twin = (make_ticket(city, State.DISPATCHED) for _ in range(4))
     now = timezone.now()
-    Ticket.objects.filter(id=calm.id).update(due_at=now + dt.timedelta(days=3), warn_at=now + dt.timedelta(days=2))
-    Ticket.objects.filter(id=late.id).update(due_at=now - dt.timedelta(hours=1), warn_at=now - dt.timedelta(hours=2))
-    Ticket.objects.filter(id=escalated.id).update(escalation_level=1, due_at=now + dt.timedelta(days=5))
+
+    def due(ticket, delta, **fields):
+        Ticket.objects.filter(id=ticket.id).update(due_at=now + delta, warn_at=now + delta * 0.8, **fields)
+
+    due(calm, dt.timedelta(days=3))
+    due(soon, dt.timedelta(hours=1))
+    due(late, -dt.timedelta(hours=5), dispatched_at=now - dt.timedelta(days=2), escalation_level=1)
+    due(later_twin, -dt.timedelta(hours=5), dispatched_at=now - dt.timedelta(days=1))  # same deadline, newer
 
     page = browse(city.handler).get(CHANGELIST).content.decode()
 
-    positions = [page.index(change_url(t)) for t in (escalated, late, calm)]
+    positions = [page.index(change_url(t)) for t in (later_twin, late, soon, calm)]
     assert positions == sorted(positions)
-    row = page[page.index(change_url(late)):]
-    row = row[: row.index("</tr>")]
-    assert 'class="sla-badge sla-breached"' in row
-    calm_row = page[page.index(change_url(calm)):]
-    assert "sla-badge" not in calm_row[: calm_row.index("</tr>")]
+
+    def row(ticket) -> str:
+        rest = page[page.index(change_url(ticket)):]
+        return rest[: rest.index("</tr>")]
+
+    assert 'class="sla-badge sla-breached"' in row(late)
+    assert "sla-badge" not in row(calm)
 
 
 def test_the_record_of_all_tickets_lists_the_newest_first(browse, city):
