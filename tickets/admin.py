@@ -275,8 +275,9 @@ class TicketAdmin(TicketDeskMixin, ReadOnlyScopedAdmin):
         css = {"all": ["tickets/admin.css"]}
 
     def get_queryset(self, request):
-        tickets = ticket_visible_to(request.user).select_related("category__parent", "unit")
-        return tickets.order_by(*self.get_ordering(request))
+        # The changelist orders by get_ordering; elsewhere (autocomplete) newest first,
+        # which the primary key gives without a sort.
+        return ticket_visible_to(request.user).select_related("category__parent", "unit").order_by("-id")
 
     def get_ordering(self, request):
         # Ranking by deadline means something only where clocks run, and elsewhere would
