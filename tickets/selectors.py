@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -212,3 +213,56 @@ def events_visible_to(user) -> QuerySet[TicketEvent]:
     if staff_scope(user).sees_all:
         return TicketEvent.objects.all()  # no semi-join over every ticket for the centre
     return TicketEvent.objects.filter(ticket__in=ticket_visible_to(user))
+
+
+# -- what a citizen sees of their ticket (tracking page) ------------------------------
+
+# Notes written for the citizen to read: why a report was not accepted (不予受理), what
+# material the unit asks for (补充材料). Every other note may be staff talk or the
+# citizen's own comment, and stays off the public timeline.
+_CITIZEN_NOTE_KINDS = frozenset({"reject", "pause"})
+# The unit's reply becomes public once the centre has verified it (核查通过); a reopened
+# ticket hides it again until the new reply is verified.
+_REPLY_PUBLIC_STATES = frozenset({State.AWAITING_FEEDBACK, State.CLOSED, State.ARCHIVED})
+
+
+@dataclass(frozen=True)
+class PublicEvent:
+    """One line of a ticket's history as its citizen may read it: never who, never internal notes."""
+
+    kind: str
+    at: dt.datetime
+    unit_name: str
+    note: str
+    until: dt.datetime | None
+    rating: str
+
+
+def ticket_for_citizen(*, number: str) -> Ticket | None:
+    """Return the ticket with that number, or None; the caller has checked its access code."""
+    return Ticket.objects.select_related("category", "unit").filter(number=number).first()
+
+
+def ticket_public_events(ticket: Ticket) -> list[PublicEvent]:
+    """Return the public lines of the ticket's history, oldest first."""
+    events = ticket.events.filter(is_public=True).select_related("unit").order_by("id")
+    return [
+        PublicEvent(
+            kind=event.kind, at=event.at, unit_name=event.unit.name if event.unit else "",
+            note=event.note if event.kind in _CITIZEN_NOTE_KINDS else "",
+            until=_parse_time(event.payload.get("until")), rating=event.payload.get("rating", ""),
+        )
+        for event in events
+    ]
+
+
+def ticket_public_reply(ticket: Ticket) -> str:
+    """Return the unit's reply once the centre verified it, else ""."""
+    return ticket.reply if ticket.state in _REPLY_PUBLIC_STATES else ""
+
+
+def _parse_time(value: object) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
