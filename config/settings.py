@@ -225,6 +225,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 LOGIN_URL = "admin:login"
+# A refused citizen form gets a page in plain words; staff pages keep Django's.
+CSRF_FAILURE_VIEW = "tickets.citizen.views.csrf_failure"
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
