@@ -1,7 +1,13 @@
-/* The report form: "use my location" fills the two coordinate fields, and photos
+/* Citizens' pages: a form that came back with errors puts the keyboard on their list;
+   on the report form "use my location" fills the two coordinate fields, and photos
    beyond the limits are flagged before a long upload. The server checks all again. */
 (function () {
   "use strict";
+
+  var summary = document.getElementById("error-summary");
+  if (summary) {
+    summary.focus();
+  }
 
   var button = document.getElementById("use-location");
   var status = document.getElementById("location-status");
