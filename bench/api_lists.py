@@ -22,7 +22,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from bench.generate import PHRASES, ROADS
+from tickets.datagen import PHRASES, ROADS
 
 TARGET_MS = 50.0  # API list and detail p99 at 1 M tickets (performance notes, issues)
 LIST = "/api/v1/tickets/"
@@ -73,7 +73,12 @@ def _client(user) -> APIClient:
     return client
 
 
-def _get(client: APIClient, user, url: str):
+def _rows(response) -> int:
+    body = response.json()
+    return len(body["results"]) if "results" in body else 1
+
+
+def _get(client, user, url: str):
     user.__dict__.pop("_minhu_scope", None)  # a fresh scope per request, as with token auth
     started = time.perf_counter()
     response = client.get(url)
@@ -107,7 +112,7 @@ def _one(client, scenario: Scenario, rng: random.Random, result: Result | None):
             result.samples_ms.append(elapsed)
 
 
-def _profile(client, scenario: Scenario, rng: random.Random, result: Result) -> None:
+def _profile(client, scenario: Scenario, rng: random.Random, result: Result, rows) -> None:
     """One extra request under CaptureQueriesContext: query count and the slowest query."""
     url = scenario.url(rng)
     if scenario.walk:
@@ -118,17 +123,18 @@ def _profile(client, scenario: Scenario, rng: random.Random, result: Result) -> 
     with CaptureQueriesContext(connection) as ctx:
         response, _ = _get(client, scenario.user, url)
     if response.status_code == 200:
-        body = response.json()
-        result.rows = len(body["results"]) if "results" in body else 1
+        result.rows = rows(response)
     result.queries = len(ctx.captured_queries)
     if ctx.captured_queries:
         slowest = max(ctx.captured_queries, key=lambda q: float(q["time"]))
         result.slowest_sql, result.slowest_sql_ms = slowest["sql"], float(slowest["time"]) * 1000
 
 
-def run(scenario: Scenario, *, requests: int, warmup: int, budget: float, seed: int = 1) -> Result:
+def run(scenario: Scenario, *, requests: int, warmup: int, budget: float, seed: int = 1,
+        client_for: Callable = _client, rows: Callable = _rows) -> Result:
+    """Measure one scenario; `client_for(user)` gives the client, `rows(response)` counts results."""
     rng = random.Random(seed)
-    client = _client(scenario.user)
+    client = client_for(scenario.user)
     result = Result(scenario)
     started = time.perf_counter()
     for _ in range(warmup):
@@ -139,7 +145,7 @@ def run(scenario: Scenario, *, requests: int, warmup: int, budget: float, seed: 
         wanted = max(20, int(budget / per_sample))
     while len(result.samples_ms) < wanted and len(result.errors) < 5:
         _one(client, scenario, rng, result)
-    _profile(client, scenario, rng, result)
+    _profile(client, scenario, rng, result, rows)
     return result
 
 

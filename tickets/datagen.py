@@ -26,11 +26,12 @@ through the ORM row by row. The shape follows a real hotline:
   them) has its DeadlineAlert, a red card has raised `escalation_level`, and
   `next_check_at` holds the next mark still to come (NULL when none is): right after
   generation no ticket is due, and marks then come due as time passes, as they would;
-- the history is abridged to the usual lines (~3.7 a ticket): report, accept or dispatch,
-  claim/resolve/verify for open work, rate or archive for closed work, reject or merge.
+- each history has one line per transition (~6 a ticket) and replays to the ticket's
+  state: report, accept and dispatch (or dispatch straight from the report), claim,
+  resolve, verify, rate (or the feedback window's expiry), archive; reject or merge.
 
-The data are reproducible (setseed per batch). Which shape was generated (how many
-tickets, how many open were asked for) is kept in the table bench_dataset.
+The data are reproducible: the same `seed` gives the same tickets (setseed per batch). Which shape was generated (how many
+tickets, how many open were asked for) is kept in the table datagen_dataset.
 """
 
 import datetime as dt
@@ -85,37 +86,44 @@ ROADS = [
 ]
 SURNAMES = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "胡", "朱", "高", "林"]
 
-# State paths, abridged to the usual history lines: (state, order, kind, from, to,
-# timestamp column, whether the line names the unit, whether the citizen sees it).
+# Each state's history, one line per transition that reached it, so that every
+# history replays (each line starts where the one before it ended, the last ends in
+# the ticket's state): (state, order, kind, from, to, timestamp column, whether the
+# line names the unit, whether the citizen sees it). Work that went on to a unit was
+# mostly dispatched straight from the report (直派); what still waits at the centre
+# or for a unit was accepted first.
 _R, _A, _D, _C, _S, _V, _X, _Z = (
     "reported_at", "accepted_at", "dispatched_at", "claimed_at", "resolved_at", "verified_at",
     "closed_at", "archived_at",
 )
 _REPORT = ("report", "", "reported", _R)
+_ACCEPT = ("accept", "reported", "accepted", _A)
 _DISPATCH = ("dispatch", "reported", "dispatched", _D)
 _CLAIM = ("claim", "dispatched", "in_progress", _C)
 _RESOLVE = ("resolve", "in_progress", "resolved", _S)
+_VERIFY = ("verify", "resolved", "awaiting_feedback", _V)
+# A closed ticket without a rating was closed by the feedback window, not rated.
 _RATE = ("rate", "awaiting_feedback", "closed", _X)
+_WORKED = [_REPORT, _DISPATCH, _CLAIM, _RESOLVE, _VERIFY]
 PATHS = {
     "reported": [_REPORT],
-    "accepted": [_REPORT, ("accept", "reported", "accepted", _A)],
-    "dispatched": [_REPORT, ("accept", "reported", "accepted", _A),
-                   ("dispatch", "accepted", "dispatched", _D)],
-    "in_progress": [_REPORT, _DISPATCH, _CLAIM],
-    "resolved": [_REPORT, _DISPATCH, _CLAIM, _RESOLVE],
-    "awaiting_feedback": [_REPORT, _DISPATCH, _RESOLVE,
-                          ("verify", "resolved", "awaiting_feedback", _V)],
-    "closed": [_REPORT, _DISPATCH, _RESOLVE, _RATE],
-    "archived": [_REPORT, _DISPATCH, _RATE, ("archive", "closed", "archived", _Z)],
+    "accepted": [_REPORT, _ACCEPT],
+    "dispatched": [_REPORT, _ACCEPT, ("dispatch", "accepted", "dispatched", _D)],
+    "in_progress": _WORKED[:3],
+    "resolved": _WORKED[:4],
+    "awaiting_feedback": _WORKED,
+    "closed": [*_WORKED, _RATE],
+    "archived": [*_WORKED, _RATE, ("archive", "closed", "archived", _Z)],
     "rejected": [_REPORT, ("reject", "reported", "rejected", _X)],
     "merged": [_REPORT, ("merge", "reported", "merged", _X)],
 }
-_UNIT_KINDS = {"dispatch", "claim", "resolve", "verify"}
+_UNIT_KINDS = {"dispatch", "claim", "resolve", "verify", "rate"}
 _PRIVATE_KINDS = {"resolve"}
+# States whose history accepts before dispatching; the others' accepted_at is the
+# moment of dispatch, as the model sets it.
+ACCEPTED_FIRST = tuple(state for state, steps in PATHS.items() if _ACCEPT in steps)
 
 REACHED = {  # the timestamp columns each state has reached
-    _A: ("accepted", "dispatched", "in_progress", "resolved", "awaiting_feedback", "closed",
-         "archived"),
     _D: ("dispatched", "in_progress", "resolved", "awaiting_feedback", "closed", "archived"),
     _C: ("in_progress", "resolved", "awaiting_feedback", "closed", "archived"),
     _S: ("resolved", "awaiting_feedback", "closed", "archived"),
@@ -161,7 +169,7 @@ WITH g AS MATERIALIZED (
            -- typical stage durations in seconds: accept, dispatch, claim, resolve, verify, close
            60 + d1 * 3540 AS s1, 300 + d2 * 6900 AS s2, 600 + d3 * 13800 AS s3,
            43200 + d4 * 7 * 86400 AS s4, 3600 + d5 * 82800 AS s5, 43200 + d6 * 3 * 86400 AS s6
-    FROM g JOIN bench_category c ON c.idx = 1 + floor(%(ncat)s * power(g.r_cat, 1.6))::int
+    FROM g JOIN datagen_category c ON c.idx = 1 + floor(%(ncat)s * power(g.r_cat, 1.6))::int
 ), t AS MATERIALIZED (
     SELECT s.*,
            -- squeeze the path into 90 %% of the ticket's age so nothing lies in the future
@@ -198,7 +206,8 @@ WITH g AS MATERIALIZED (
     FROM t
 ), v AS (
     SELECT u.*,
-           CASE WHEN {_in(REACHED[_A])} THEN c1 END AS accepted_at,
+           CASE WHEN {_in(ACCEPTED_FIRST)} THEN c1 WHEN {_in(REACHED[_D])} THEN c2
+           END AS accepted_at,
            CASE WHEN {_in(REACHED[_D])} THEN c2 END AS dispatched_at,
            CASE WHEN {_in(REACHED[_C])} THEN c3 END AS claimed_at,
            CASE WHEN {_in(REACHED[_S])} THEN c4 END AS resolved_at,
@@ -254,7 +263,7 @@ SELECT
     CASE WHEN channel IN ('phone', 'sms') OR channel = 'web' AND r_who < .5 THEN
         '1' || (30 + floor(r_who * 60))::int || lpad(((i * 7919) %% 100000000)::text, 8, '0')
         ELSE '' END,
-    'h1$bench$' || i,
+    'h1$generated$' || i,
     reported_at, accepted_at, dispatched_at, claimed_at, resolved_at, verified_at, closed_at,
     archived_at,
     accept_due, accept_warn, claim_due, claim_warn, resolve_due, resolve_warn,
@@ -302,9 +311,10 @@ _AT = "CASE p.ts " + " ".join(
 EVENTS_SQL = f"""
 INSERT INTO tickets_ticketevent
     (ticket_id, kind, from_state, to_state, actor_id, unit_id, note, payload, is_public, at)
-SELECT t.id, p.kind, p.from_state, p.to_state, NULL, CASE WHEN p.with_unit THEN t.unit_id END,
+SELECT t.id, CASE WHEN p.kind = 'rate' AND t.rating = '' THEN 'expire_feedback' ELSE p.kind END,
+       p.from_state, p.to_state, NULL, CASE WHEN p.with_unit THEN t.unit_id END,
        '', '{{}}'::jsonb, p.is_public, {_AT}
-FROM tickets_ticket t JOIN bench_path p ON p.state = t.state
+FROM tickets_ticket t JOIN datagen_path p ON p.state = t.state
 WHERE t.id BETWEEN %(lo)s AND %(hi)s
 ORDER BY t.id, p.ord
 """
@@ -313,14 +323,14 @@ ORDER BY t.id, p.ord
 # The deadline sweep's steady state: the marks of every running stage clock, as rows
 # (stage, level, due, warn, at). `__STATE__` and `__DUE__`/`__WARN__` name the columns.
 # The marks beyond yellow and red (the resolve stage's urging and overdue listing)
-# come from bench_mark_day, computed by tickets.sla for each local day of a deadline.
+# come from datagen_mark_day, computed by tickets.sla for each local day of a deadline.
 MARKS_SQL = """
 SELECT s.stage, m.level, s.due, s.warn, m.at
 FROM (VALUES __STAGES__) AS s(stage, due, warn, running)
 CROSS JOIN LATERAL (
     SELECT 'yellow'::text AS level, s.warn AS at
     UNION ALL SELECT 'red', s.due
-    UNION ALL SELECT d.level, d.at FROM bench_mark_day d
+    UNION ALL SELECT d.level, d.at FROM datagen_mark_day d
               WHERE d.stage = s.stage AND d.day = (s.due AT TIME ZONE %(tz)s)::date
 ) AS m
 WHERE s.running AND s.due IS NOT NULL AND __ANY_RUNNING__
@@ -422,7 +432,7 @@ def _extra_columns(cursor, sql: str) -> list[tuple[str, str]]:
             continue
         if data_type not in zeros:
             raise RuntimeError(f"tickets_ticket.{column} ({data_type}) is NOT NULL without a "
-                               f"default: teach bench/generate.py what to put there")
+                               f"default: teach tickets/datagen.py what to put there")
         extra.append((column, zeros[data_type]))
     return extra
 
@@ -450,13 +460,34 @@ _OPEN_BY_CURVE = (
 )
 
 
+def missing_city() -> list[str]:
+    """Return the codes of the demo city's units and categories the database lacks.
+
+    The generated data, and the benchmarks that read them, route tickets through the
+    demo city's 121 units and its categories (seed_demo loads them).
+    """
+    from departments import demo_data
+    from departments.models import Category, Unit
+
+    units = {demo_data.CENTRE[0]}
+    for code, _name, streets in demo_data.DISTRICTS:
+        units |= {code, *(street for street, _ in streets)}
+    units |= {code for code, _name in (*demo_data.BUREAUS, *demo_data.UTILITIES)}
+    categories = {leaf[0] for _code, _name, leaves in demo_data.CATEGORIES for leaf in leaves}
+    units -= set(Unit.objects.filter(code__in=units, is_active=True).values_list("code", flat=True))
+    categories -= set(
+        Category.objects.filter(code__in=categories, is_active=True).values_list("code", flat=True)
+    )
+    return sorted(units | categories)
+
+
 def dataset() -> dict | None:
     """What the last complete generation made: tickets, open tickets asked for, when."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass('bench_dataset') IS NOT NULL")
+        cursor.execute("SELECT to_regclass('datagen_dataset') IS NOT NULL")
         if not cursor.fetchone()[0]:
             return None
-        cursor.execute("SELECT tickets, open_tickets, generated_at FROM bench_dataset")
+        cursor.execute("SELECT tickets, open_tickets, generated_at FROM datagen_dataset")
         row = cursor.fetchone()
     return dict(zip(("tickets", "open_tickets", "generated_at"), row)) if row else None
 
@@ -485,42 +516,42 @@ def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:
 def _restore_saved_indexes(cursor) -> None:
     """Recreate indexes a previous, interrupted generation dropped."""
     cursor.execute(
-        "CREATE TABLE IF NOT EXISTS bench_saved_index "
+        "CREATE TABLE IF NOT EXISTS datagen_saved_index "
         "(name text PRIMARY KEY, definition text NOT NULL)"
     )
-    cursor.execute("SELECT name, definition FROM bench_saved_index ORDER BY name")
+    cursor.execute("SELECT name, definition FROM datagen_saved_index ORDER BY name")
     for _name, definition in cursor.fetchall():
         cursor.execute(definition.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
-    cursor.execute("DELETE FROM bench_saved_index")
+    cursor.execute("DELETE FROM datagen_saved_index")
 
 
-def _lookup_tables(cursor) -> dict:
+def _lookup_tables(cursor, seed: int) -> dict:
     from departments.models import Category, Unit, UnitKind
 
-    rng = random.Random(20261124)
+    rng = random.Random(20261124 + seed)
     leaves = list(
         Category.objects.filter(parent__isnull=False, is_active=True, children__isnull=True)
         .order_by("code")
     )
     rng.shuffle(leaves)  # the skew favours the first categories; do not favour one group
-    cursor.execute("DROP TABLE IF EXISTS bench_category")
+    cursor.execute("DROP TABLE IF EXISTS datagen_category")
     cursor.execute(
-        "CREATE TEMP TABLE bench_category (idx int PRIMARY KEY, id bigint, default_unit_id bigint, "
+        "CREATE TEMP TABLE datagen_category (idx int PRIMARY KEY, id bigint, default_unit_id bigint, "
         "accept_iv interval, claim_iv interval, resolve_iv interval, feedback_iv interval)"
     )
     for idx, c in enumerate(leaves, 1):
         cursor.execute(
-            "INSERT INTO bench_category VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO datagen_category VALUES (%s, %s, %s, %s, %s, %s, %s)",
             [idx, c.id, c.default_unit_id if c.routing == "functional" else None,
              *(_interval(*c.deadline(s)) for s in ("accept", "claim", "resolve", "feedback"))],
         )
-    cursor.execute("DROP TABLE IF EXISTS bench_path")
+    cursor.execute("DROP TABLE IF EXISTS datagen_path")
     cursor.execute(
-        "CREATE TEMP TABLE bench_path (state text, ord int, kind text, from_state text, "
+        "CREATE TEMP TABLE datagen_path (state text, ord int, kind text, from_state text, "
         "to_state text, ts text, with_unit bool, is_public bool)"
     )
     cursor.executemany(
-        "INSERT INTO bench_path VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", list(_path_rows())
+        "INSERT INTO datagen_path VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", list(_path_rows())
     )
 
     handling = Unit.objects.exclude(kind=UnitKind.CENTRE).filter(is_active=True)
@@ -539,7 +570,12 @@ def _lookup_tables(cursor) -> dict:
     }
 
 
-def generate(n: int, *, open_tickets: int | None = None, now=None, out=print) -> dict:
+def _batch_seed(seed: int, batch: int) -> float:
+    """PostgreSQL's setseed() value (-0.5 to 0.5) for one batch of one seed."""
+    return ((seed * 104729 + batch * 7919) % 10000) / 10000 - 0.5
+
+
+def generate(n: int, *, open_tickets: int | None = None, seed: int = 0, now=None, out=print) -> dict:
     """Replace the tickets and their events with `n` generated ones; return timings.
 
     `open_tickets`: exactly this many open (the rest closed, archived, rejected or
@@ -551,10 +587,10 @@ def generate(n: int, *, open_tickets: int | None = None, now=None, out=print) ->
     now = now or timezone.now()
     with connection.cursor() as cursor:
         _restore_saved_indexes(cursor)
-        cursor.execute("CREATE TABLE IF NOT EXISTS bench_dataset "
+        cursor.execute("CREATE TABLE IF NOT EXISTS datagen_dataset "
                        "(tickets bigint, open_tickets bigint, generated_at timestamptz)")
-        cursor.execute("DELETE FROM bench_dataset")
-        params = _lookup_tables(cursor)
+        cursor.execute("DELETE FROM datagen_dataset")
+        params = _lookup_tables(cursor, seed)
         params.update(n=n, now=now, tz=settings.TIME_ZONE)
         out(f"  {params['ncat']} leaf categories, {params['nunits']} handling units "
             f"({params['nterritorial']} districts and streets)")
@@ -578,11 +614,11 @@ def generate(n: int, *, open_tickets: int | None = None, now=None, out=print) ->
         today = timezone.localtime(now).date()
         mark_days = _mark_day_rows(now, today - dt.timedelta(days=400),
                                    today + dt.timedelta(days=120), out)
-        cursor.execute("DROP TABLE IF EXISTS bench_mark_day")
-        cursor.execute("CREATE TEMP TABLE bench_mark_day (day date, stage text, level text, "
+        cursor.execute("DROP TABLE IF EXISTS datagen_mark_day")
+        cursor.execute("CREATE TEMP TABLE datagen_mark_day (day date, stage text, level text, "
                        "at timestamptz, PRIMARY KEY (day, stage, level))")
-        cursor.executemany("INSERT INTO bench_mark_day VALUES (%s, %s, %s, %s)", mark_days)
-        cursor.execute("ANALYZE bench_mark_day")
+        cursor.executemany("INSERT INTO datagen_mark_day VALUES (%s, %s, %s, %s)", mark_days)
+        cursor.execute("ANALYZE datagen_mark_day")
 
         started = time.perf_counter()
         cursor.execute("TRUNCATE tickets_ticket, tickets_ticketevent RESTART IDENTITY CASCADE")
@@ -591,12 +627,12 @@ def generate(n: int, *, open_tickets: int | None = None, now=None, out=print) ->
         # definitions are kept in a table first, so an interrupted run puts them back.
         dropped = [*_secondary_indexes(cursor, "tickets_ticket"),
                    *_secondary_indexes(cursor, "tickets_ticketevent")]
-        cursor.executemany("INSERT INTO bench_saved_index VALUES (%s, %s)", dropped)
+        cursor.executemany("INSERT INTO datagen_saved_index VALUES (%s, %s)", dropped)
         for name, _definition in dropped:
             cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
         # The rows are consistent by construction: skip the per-row foreign-key triggers
         # (superuser only; without it the load is just slower). Commits need not wait
-        # for the disk either: a crash only loses bench data.
+        # for the disk either: a crash only loses generated data.
         cursor.execute("SET synchronous_commit = off")
         try:
             cursor.execute("SET session_replication_role = replica")
@@ -609,7 +645,7 @@ def generate(n: int, *, open_tickets: int | None = None, now=None, out=print) ->
         for batch, lo in enumerate(range(1, n + 1, BATCH)):
             hi = min(n, lo + BATCH - 1)
             with transaction.atomic():
-                cursor.execute("SELECT setseed(%s)", [((batch * 7919) % 10000) / 10000 - 0.5])
+                cursor.execute("SELECT setseed(%s)", [_batch_seed(seed, batch)])
                 t0 = time.perf_counter()
                 cursor.execute(tickets_sql, {**params, "lo": lo, "hi": hi})
                 ticket_rows += cursor.rowcount
@@ -635,7 +671,7 @@ def generate(n: int, *, open_tickets: int | None = None, now=None, out=print) ->
             t = time.perf_counter()
             cursor.execute(definition)
             out(f"  index {name}: {time.perf_counter() - t:.1f} s")
-        cursor.execute("DELETE FROM bench_saved_index")
+        cursor.execute("DELETE FROM datagen_saved_index")
         cursor.execute("RESET maintenance_work_mem")
         cursor.execute("RESET max_parallel_maintenance_workers")
         indexing = time.perf_counter() - t0
@@ -657,7 +693,7 @@ def generate(n: int, *, open_tickets: int | None = None, now=None, out=print) ->
         except DatabaseError:
             pass
         analyze = time.perf_counter() - t0
-        cursor.execute("INSERT INTO bench_dataset VALUES (%s, %s, %s)", [n, open_tickets, now])
+        cursor.execute("INSERT INTO datagen_dataset VALUES (%s, %s, %s)", [n, open_tickets, now])
     total = time.perf_counter() - started
     # Measure on a fresh session, as a request would run: the loading session's state
     # (its temporary tables, its caches) made parallel queries measurably slower.
