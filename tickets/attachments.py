@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from PIL import Image, UnidentifiedImageError
 
 from tickets.errors import InvalidInput
@@ -31,31 +33,35 @@ def _error(message: str, field: str) -> InvalidInput:
     return InvalidInput(message, fields={field: [message]})
 
 
+def _not_an_image(name: str) -> str:
+    return _("%(name)s is not a JPEG, PNG or WebP image.") % {"name": name}
+
+
 def clean_photos(files, *, field: str = "photos") -> list[CheckedPhoto]:
     """Return the uploads checked to be photos; InvalidInput names the first that is not."""
     files = [f for f in files if f is not None]
     limit, most = settings.MINHU_MAX_PHOTO_BYTES, settings.MINHU_MAX_PHOTOS
     if len(files) > most:
-        raise _error(f"At most {most} photos.", field)
+        raise _error(ngettext("At most %(count)d photo.", "At most %(count)d photos.", most) % {"count": most}, field)
     checked = []
     for upload in files:
         name = upload.name or "photo"
         if upload.size > limit:
-            raise _error(f"{name} is larger than {limit // (1024 * 1024)} MB.", field)
+            raise _error(_("%(name)s is larger than %(size)d MB.") % {"name": name, "size": limit // (1024 * 1024)}, field)
         if upload.size == 0:
-            raise _error(f"{name} is empty.", field)
+            raise _error(_("%(name)s is empty.") % {"name": name}, field)
         try:
             upload.seek(0)
             with Image.open(upload) as image:
                 kind = image.format
                 width, height = image.size
                 if width * height > MAX_PIXELS:
-                    raise _error(f"{name} has too many pixels.", field)
+                    raise _error(_("%(name)s has too many pixels.") % {"name": name}, field)
                 image.verify()
         except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
-            raise _error(f"{name} is not a JPEG, PNG or WebP image.", field) from None
+            raise _error(_not_an_image(name), field) from None
         if kind not in FORMATS:
-            raise _error(f"{name} is not a JPEG, PNG or WebP image.", field)
+            raise _error(_not_an_image(name), field)
         upload.seek(0)
         checked.append(CheckedPhoto(upload=upload, content_type=FORMATS[kind]))
     return checked

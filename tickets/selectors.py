@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from departments.models import Unit, UnitKind
 from departments.selectors import staff_scope
@@ -158,7 +159,7 @@ def caller_history(*, user, phone: str, limit: int = 10) -> list[Ticket]:
     gives no tickets rather than an error, as the operator is still typing it.
     """
     if not sees_personal_data(user):
-        raise NotAllowed("Only the centre's operators look up callers.")
+        raise NotAllowed(gettext("Only the centre's operators look up callers."))
     try:
         phone = normalize_phone(phone)
     except InvalidInput:

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from departments import calendar
@@ -89,12 +90,15 @@ def ticket_create(
     `actor=None` is a citizen's own channel (form, webhook); staff must be the centre's.
     """
     if actor is not None and not staff_scope(actor).is_operator:
-        raise NotAllowed("Only the centre's operators and dispatchers enter tickets.")
+        raise NotAllowed(gettext("Only the centre's operators and dispatchers enter tickets."))
     if channel not in Channel.values:
-        raise InvalidInput(f"Unknown channel {channel!r}.", fields={"channel": ["Unknown channel."]})
+        raise InvalidInput(
+            gettext("Unknown channel %(channel)r.") % {"channel": channel},
+            fields={"channel": [gettext("Unknown channel.")]},
+        )
     if not category.is_active or category.children.exists():
         raise InvalidInput(
-            f"Category {category.code!r} cannot take reports; choose one of its subcategories.",
+            gettext("Category %(code)r cannot take reports; choose one of its subcategories.") % {"code": category.code},
             fields={"category": [gettext("Choose an active leaf category.")]},
         )
     description = clean_text(description, field="description", max_length=MAX_DESCRIPTION, required=True)
@@ -138,7 +142,7 @@ def _locked(ticket_id: int) -> Ticket:
             .get(id=ticket_id)
         )
     except Ticket.DoesNotExist:
-        raise NotFound("No such ticket.") from None
+        raise NotFound(gettext("No such ticket.")) from None
 
 
 def _transition(ticket: Ticket, name: str, actor, **kwargs) -> str:
@@ -149,15 +153,17 @@ def _transition(ticket: Ticket, name: str, actor, **kwargs) -> str:
     """
     method = getattr(ticket, name)
     if actor is None and name in _PEOPLE_ONLY:
-        raise NotAllowed(f"Only a member of the unit may {_label(name)} a ticket.")
+        raise NotAllowed(gettext("Only a member of the unit may %(action)s a ticket.") % {"action": _label(name)})
     if actor is not None:
         permission = next(iter(method._django_fsm.transitions.values())).permission
         if not permission(ticket, actor):
-            raise NotAllowed(f"Your role or unit may not {_label(name)} this ticket.")
+            raise NotAllowed(gettext("Your role or unit may not %(action)s this ticket.") % {"action": _label(name)})
     if not can_proceed(method, check_conditions=False):
-        raise Conflict(f"A ticket that is {ticket.state} cannot be {_label(name, past=True)}.")
+        raise Conflict(gettext("A ticket that is %(state)s cannot be %(done)s.") % {
+            "state": State(ticket.state).label, "done": _label(name, past=True),
+        })
     if not can_proceed(method):
-        raise Conflict(_REFUSED_BY_CONDITION[name])
+        raise Conflict(str(_REFUSED_BY_CONDITION[name]))
     from_state = ticket.state
     method(**kwargs)
     ticket.save()
@@ -168,32 +174,34 @@ def _transition(ticket: Ticket, name: str, actor, **kwargs) -> str:
 _PEOPLE_ONLY = frozenset({"claim", "return_to_centre", "request_extension", "pause", "resolve"})
 
 _REFUSED_BY_CONDITION = {
-    "return_to_centre": "The centre dispatched this ticket as final (审定): it cannot be returned.",
-    "pause": "The ticket is already paused for the citizen's material.",
-    "resume": "The ticket is not paused.",
+    "return_to_centre": _("The centre dispatched this ticket as final (审定): it cannot be returned."),
+    "pause": _("The ticket is already paused for the citizen's material."),
+    "resume": _("The ticket is not paused."),
 }
 
+# Each transition's verb and participle, for the refusals that name it.
 _LABELS = {
-    "return_to_centre": ("return", "returned"),
-    "send_back": ("send back", "sent back"),
-    "request_extension": ("request an extension for", "given an extension request"),
-    "expire_feedback": ("expire the feedback of", "expired"),
-    "rate": ("rate", "rated"),
-    "accept": ("accept", "accepted"),
-    "reject": ("reject", "rejected"),
-    "merge": ("merge", "merged"),
-    "dispatch": ("dispatch", "dispatched"),
-    "claim": ("claim", "claimed"),
-    "resolve": ("resolve", "resolved"),
-    "verify": ("verify", "verified"),
-    "archive": ("archive", "archived"),
-    "pause": ("pause", "paused"),
-    "resume": ("resume", "resumed"),
+    "return_to_centre": (pgettext_lazy("verb", "return"), pgettext_lazy("done", "returned")),
+    "send_back": (pgettext_lazy("verb", "send back"), pgettext_lazy("done", "sent back")),
+    "request_extension": (pgettext_lazy("verb", "request an extension for"),
+                          pgettext_lazy("done", "given an extension request")),
+    "expire_feedback": (pgettext_lazy("verb", "expire the feedback of"), pgettext_lazy("done", "expired")),
+    "rate": (pgettext_lazy("verb", "rate"), pgettext_lazy("done", "rated")),
+    "accept": (pgettext_lazy("verb", "accept"), pgettext_lazy("done", "accepted")),
+    "reject": (pgettext_lazy("verb", "reject"), pgettext_lazy("done", "rejected")),
+    "merge": (pgettext_lazy("verb", "merge"), pgettext_lazy("done", "merged")),
+    "dispatch": (pgettext_lazy("verb", "dispatch"), pgettext_lazy("done", "dispatched")),
+    "claim": (pgettext_lazy("verb", "claim"), pgettext_lazy("done", "claimed")),
+    "resolve": (pgettext_lazy("verb", "resolve"), pgettext_lazy("done", "resolved")),
+    "verify": (pgettext_lazy("verb", "verify"), pgettext_lazy("done", "verified")),
+    "archive": (pgettext_lazy("verb", "archive"), pgettext_lazy("done", "archived")),
+    "pause": (pgettext_lazy("verb", "pause"), pgettext_lazy("done", "paused")),
+    "resume": (pgettext_lazy("verb", "resume"), pgettext_lazy("done", "resumed")),
 }
 
 
 def _label(name: str, *, past: bool = False) -> str:
-    return _LABELS[name][1 if past else 0]
+    return str(_LABELS[name][1 if past else 0])
 
 
 @transaction.atomic
@@ -219,12 +227,14 @@ def ticket_reject(*, ticket_id: int, actor, reason: str) -> Ticket:
 def ticket_merge(*, ticket_id: int, into_id: int, actor) -> Ticket:
     """Fold a duplicate into another open ticket, which gains its support (合并)."""
     if ticket_id == into_id:
-        raise InvalidInput("A ticket cannot be merged into itself.", fields={"into": ["Same ticket."]})
+        raise InvalidInput(gettext("A ticket cannot be merged into itself."), fields={"into": [gettext("Same ticket.")]})
     # Lock both rows in id order so two merges crossing each other cannot deadlock.
     locked = {t.id: t for t in (_locked(i) for i in sorted((ticket_id, into_id)))}
     ticket, into = locked[ticket_id], locked[into_id]
     if not into.is_open:
-        raise Conflict(f"Ticket {into.number} is {into.state}; merge into an open ticket.")
+        raise Conflict(gettext("Ticket %(number)s is %(state)s; merge into an open ticket.") % {
+            "number": into.number, "state": State(into.state).label,
+        })
     from_state = _transition(ticket, "merge", actor, into=into, at=timezone.now())
     Ticket.objects.filter(id=into.id).update(support_count=F("support_count") + 1 + ticket.support_count)
     into.refresh_from_db()
@@ -240,7 +250,8 @@ def ticket_dispatch(*, ticket_id: int, unit: Unit, actor, final: bool = False) -
     """Assign the ticket to a handling unit (派单); `final` (审定) forbids another return."""
     if not unit.is_active or unit.kind == UnitKind.CENTRE:
         raise InvalidInput(
-            f"{unit.code} cannot handle tickets.", fields={"unit": ["Choose an active handling unit."]}
+            gettext("%(code)s cannot handle tickets.") % {"code": unit.code},
+            fields={"unit": [gettext("Choose an active handling unit.")]},
         )
     ticket = _locked(ticket_id)
     from_state = _transition(ticket, "dispatch", actor, unit=unit, final=final, at=timezone.now())
@@ -305,26 +316,31 @@ def ticket_request_extension(*, ticket_id: int, actor, until: dt.datetime, reaso
     from_state = _transition(ticket, "request_extension", actor)
     current, category = ticket.resolve_due_at, ticket.category
     if ticket.paused_at is not None:
-        raise Conflict("The ticket is paused for the citizen's material: ask for an extension once it resumes.")
+        raise Conflict(gettext("The ticket is paused for the citizen's material: ask for an extension once it resumes."))
     if until <= now or (current is not None and until <= current):
         raise InvalidInput(
             "The new deadline must be later than the current one.", fields={"until": ["Too early."]}
         )
     if current is not None and current <= now:
-        raise Conflict("The resolve deadline has passed: an extension is asked for before it.")
+        raise Conflict(gettext("The resolve deadline has passed: an extension is asked for before it."))
     latest = calendar.due_at(current or now, *category.deadline("extension"))
     if until > latest:
         raise InvalidInput(
-            f"The policy of {category.code} allows an extension to "
-            f"{timezone.localtime(latest):%Y-%m-%d %H:%M} at the latest.",
-            fields={"until": ["Beyond the policy's limit."]},
+            gettext("The policy of %(code)s allows an extension to %(latest)s at the latest.") % {
+                "code": category.code, "latest": f"{timezone.localtime(latest):%Y-%m-%d %H:%M}",
+            },
+            fields={"until": [gettext("Beyond the policy's limit.")]},
         )
     granted = ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.APPROVED).count()
     if granted >= category.max_extensions:
-        raise Conflict(f"This ticket has had the {category.max_extensions} extension(s) its policy allows.")
+        raise Conflict(ngettext(
+            "This ticket has had the %(count)d extension its policy allows.",
+            "This ticket has had the %(count)d extensions its policy allows.",
+            category.max_extensions,
+        ) % {"count": category.max_extensions})
     # The ticket row is locked, so this check cannot race; the constraint backs it up.
     if ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.PENDING).exists():
-        raise Conflict("An extension request for this ticket is already waiting for the centre.")
+        raise Conflict(gettext("An extension request for this ticket is already waiting for the centre."))
     ExtensionRequest.objects.create(ticket=ticket, until=until, reason=reason, requested_by=actor)
     TicketEvent.record(
         ticket, "request_extension", from_state, actor=actor, unit=ticket.unit, note=reason,
@@ -349,16 +365,18 @@ def ticket_decide_extension(*, ticket_id: int, actor, approve: bool, note: str =
     note = clean_text(note, field="comment", max_length=MAX_NOTE, required=False)
     ticket = _locked(ticket_id)
     if actor is not None and not ticket.can_centre_act(actor):
-        raise NotAllowed("Only the dispatch centre decides extension requests.")
+        raise NotAllowed(gettext("Only the dispatch centre decides extension requests."))
     request = ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.PENDING).first()
     if request is None:
-        raise Conflict("This ticket has no pending extension request.")
+        raise Conflict(gettext("This ticket has no pending extension request."))
     if ticket.state not in _EXTENSIBLE:
-        raise Conflict(f"A ticket that is {ticket.state} has no resolve deadline to extend.")
+        raise Conflict(gettext("A ticket that is %(state)s has no resolve deadline to extend.") % {
+            "state": State(ticket.state).label,
+        })
     if approve and ticket.paused_at is not None:
-        raise Conflict("The ticket is paused for the citizen's material: decide once it resumes.")
+        raise Conflict(gettext("The ticket is paused for the citizen's material: decide once it resumes."))
     if approve and ticket.resolve_due_at is not None and request.until <= ticket.resolve_due_at:
-        raise Conflict("The deadline is already at or after the date asked for: refuse the request instead.")
+        raise Conflict(gettext("The deadline is already at or after the date asked for: refuse the request instead."))
     now = timezone.now()
     request.status = ExtensionRequest.Status.APPROVED if approve else ExtensionRequest.Status.REFUSED
     request.decided_by, request.decided_at = actor, now
@@ -394,14 +412,17 @@ def ticket_pause(*, ticket_id: int, actor, reason: str, until: dt.datetime) -> T
     from_state = _transition(ticket, "pause", actor, at=now, until=until)
     # Checked after role and state, like every argument; raising rolls the pause back.
     if ticket.pause_count > settings.MINHU_PAUSE_MAX_COUNT:
-        raise Conflict(f"This ticket has had the {settings.MINHU_PAUSE_MAX_COUNT} pause(s) allowed.")
+        raise Conflict(ngettext(
+            "This ticket has had the %(count)d pause allowed.", "This ticket has had the %(count)d pauses allowed.",
+            settings.MINHU_PAUSE_MAX_COUNT,
+        ) % {"count": settings.MINHU_PAUSE_MAX_COUNT})
     if ticket.resolve_due_at is not None and ticket.resolve_due_at <= now:
-        raise Conflict("The resolve deadline has passed: a pause is asked for before it.")
+        raise Conflict(gettext("The resolve deadline has passed: a pause is asked for before it."))
     latest = now + dt.timedelta(days=settings.MINHU_PAUSE_MAX_DAYS)
     if until <= now or until > latest:
         raise InvalidInput(
-            f"A pause ends after now and within {settings.MINHU_PAUSE_MAX_DAYS} days.",
-            fields={"until": ["Too early." if until <= now else "Beyond the limit of a pause."]},
+            gettext("A pause ends after now and within %(days)d days.") % {"days": settings.MINHU_PAUSE_MAX_DAYS},
+            fields={"until": [gettext("Too early.") if until <= now else gettext("Beyond the limit of a pause.")]},
         )
     event = TicketEvent.record(
         ticket, "pause", from_state, actor=actor, unit=ticket.unit, note=reason,
@@ -471,7 +492,8 @@ def ticket_rate(*, ticket_id: int, actor, rating: str, comment: str = "") -> Tic
     """Record the citizen's rating (回访); "unsatisfied" reopens it to the same unit (重办)."""
     if rating not in Rating.values:
         raise InvalidInput(
-            f"Unknown rating {rating!r}.", fields={"rating": [f"Use one of {', '.join(Rating.values)}."]}
+            gettext("Unknown rating %(rating)r.") % {"rating": rating},
+            fields={"rating": [gettext("Use one of %(values)s.") % {"values": ", ".join(Rating.values)}]},
         )
     comment = clean_text(comment, field="comment", max_length=MAX_NOTE, required=False)
     ticket = _locked(ticket_id)
@@ -493,7 +515,7 @@ def ticket_expire_feedback(*, ticket_id: int, actor=None, now: dt.datetime | Non
     # Checked under the lock, after role and state: a reopen may have opened a new
     # window since the sweep looked. Raising rolls the transition back.
     if ticket.feedback_due_at and ticket.feedback_due_at > now:
-        raise Conflict("The rating window of this ticket is still open.")
+        raise Conflict(gettext("The rating window of this ticket is still open."))
     TicketEvent.record(ticket, "expire_feedback", from_state, at=now)
     return ticket
 
@@ -516,8 +538,8 @@ def ticket_reveal_reporter(*, ticket_id: int, actor, reason: str = "") -> Ticket
     reason = clean_text(reason, field="reason", max_length=200, required=False)
     ticket = ticket_visible_to(actor).filter(id=ticket_id).first()
     if ticket is None:
-        raise NotFound("No such ticket that you may see.")
+        raise NotFound(gettext("No such ticket that you may see."))
     if not may_reveal_reporter(actor, ticket):
-        raise NotAllowed("Only staff of the unit holding the ticket reveal its reporter.")
+        raise NotAllowed(gettext("Only staff of the unit holding the ticket reveal its reporter."))
     PersonalDataAccess.objects.create(ticket=ticket, user=actor, reason=reason)
     return ticket
