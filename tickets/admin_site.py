@@ -8,6 +8,7 @@ the centre keeps the index with every model it manages. Installed in place of
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 
@@ -15,6 +16,15 @@ class MinhuAdminSite(admin.AdminSite):
     site_header = _("Minhu 12345 back office")
     site_title = _("Minhu 12345")
     index_title = _("Hotline administration")
+
+    def each_context(self, request):
+        from departments.selectors import staff_scope
+
+        context = super().each_context(request)
+        # Operators take calls from every page of the back office.
+        if staff_scope(request.user).is_operator:
+            context["call_entry_url"] = reverse("desk:call")
+        return context
 
     def index(self, request, extra_context=None):
         # Imported here: this module loads with the app registry, before any model.

@@ -104,8 +104,7 @@ def call_done(request, number: str):
     return render(request, "desk/call_done.html", _context(
         request, ticket=ticket, code=code, title=_("Read back to the caller"),
         spoken_number=_spoken(ticket.number), spoken_code=_spoken(code or ""),
-        track_url=request.build_absolute_uri(reverse("citizen:track", args=[ticket.number]))
-        if _has_tracking() else "",
+        track_url=request.build_absolute_uri(reverse("citizen:track", args=[ticket.number])),
     ))
 
 
@@ -119,12 +118,3 @@ def _spoken(digits: str) -> str:
         rest = rest[len(groups[-1]):]
     return " ".join([*groups, rest])
 
-
-def _has_tracking() -> bool:
-    from django.urls import NoReverseMatch
-
-    try:
-        reverse("citizen:track", args=["1"])
-    except NoReverseMatch:
-        return False
-    return True

@@ -140,3 +140,12 @@ def test_the_entry_form_needs_a_csrf_token(city):
 
     assert _post(client).status_code == 403
     assert Ticket.objects.count() == 0
+
+
+def test_every_admin_page_links_the_centre_to_the_call_entry_and_no_one_else(client, city):
+    client.force_login(city.operator)
+    assert f'href="{CALL}"' in client.get("/admin/").content.decode()
+    assert f'href="{CALL}"' in client.get("/admin/tickets/ticket/").content.decode()
+
+    client.force_login(city.handler)
+    assert f'href="{CALL}"' not in client.get("/admin/tickets/ticket/").content.decode()
