@@ -252,3 +252,11 @@ def test_the_language_switch_turns_the_pages_into_english_and_back(client, city)
 
     assert response.status_code == 302 and response["Location"] == "/track/"
     assert '<html lang="en">' in client.get("/track/").content.decode()
+
+
+def test_an_unknown_page_is_a_plain_404_that_points_to_tracking(client):
+    response = client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    assert 'href="/track/"' in response.content.decode()
