@@ -168,6 +168,12 @@ MINHU_MAX_PHOTO_BYTES = env_int("MINHU_MAX_PHOTO_BYTES", 5 * 1024 * 1024, minimu
 # Forms that carry photos take bodies up to this size (the photos plus the text).
 MINHU_MAX_UPLOAD_BYTES = MINHU_MAX_PHOTOS * MINHU_MAX_PHOTO_BYTES + MINHU_MAX_BODY_BYTES
 FILE_UPLOAD_PERMISSIONS = 0o640
+# The public forms are rate-limited per client address. Behind a reverse proxy every
+# request comes from the proxy: name the header it sets to the client's address (one it
+# overwrites, such as X-Real-IP), or all citizens share one limit.
+_client_ip_header = env_str("MINHU_CLIENT_IP_HEADER", "")
+if _client_ip_header:
+    RATELIMIT_IP_META_KEY = "HTTP_" + _client_ip_header.upper().replace("-", "_")
 
 
 REST_FRAMEWORK = {

@@ -243,3 +243,12 @@ def test_citizen_text_is_escaped_on_the_receipt_and_the_tracking_page(citizen, c
 
     for page in (receipt, tracking):
         assert script not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_behind_a_proxy_the_limit_follows_the_configured_client_header(citizen, city, settings):
+    settings.RATELIMIT_IP_META_KEY = "HTTP_X_REAL_IP"
+    for _ in range(5):
+        assert citizen.post("/", GOOD, HTTP_X_REAL_IP="10.9.9.9").status_code == 302
+
+    assert citizen.post("/", GOOD, HTTP_X_REAL_IP="10.9.9.9").status_code == 429
+    assert citizen.post("/", GOOD, HTTP_X_REAL_IP="10.9.9.10").status_code == 302
