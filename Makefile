@@ -9,7 +9,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/minhu
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test bench migrations-check clean
+.PHONY: install run test bench messages migrations-check clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,13 @@ test: install migrations-check
 bench: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	$(BIN)/python bench/run.py
+
+# Refresh the zh-hans catalogue from the code, then compile it (needs GNU gettext);
+# the compiled .mo is committed, so running the product never needs gettext.
+messages: install
+	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location file \
+		-i '.venv/*' -i 'bench/*' -i 'tests/*' -i 'staticfiles/*' -i 'media/*'
+	DEBUG=true $(BIN)/python manage.py compilemessages -l zh_Hans -i '.venv/*'
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

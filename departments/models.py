@@ -107,14 +107,10 @@ class Routing(models.TextChoices):
 STAGES = ("accept", "claim", "resolve", "feedback")
 
 
-def _deadline_fields(stage: str, amount: int, unit: str):
+def _deadline_fields(label, unit_label, amount: int, unit: str):
     return (
-        models.PositiveIntegerField(
-            _(f"{stage} deadline"), default=amount, validators=[MinValueValidator(1)]
-        ),
-        models.CharField(
-            _(f"{stage} deadline unit"), max_length=20, choices=DeadlineUnit.choices, default=unit
-        ),
+        models.PositiveIntegerField(label, default=amount, validators=[MinValueValidator(1)]),
+        models.CharField(unit_label, max_length=20, choices=DeadlineUnit.choices, default=unit),
     )
 
 
@@ -135,13 +131,23 @@ class Category(models.Model):
         related_name="+",
     )
     is_active = models.BooleanField(_("active"), default=True)
-    accept_amount, accept_unit = _deadline_fields("accept", 2, DeadlineUnit.HOURS)
-    claim_amount, claim_unit = _deadline_fields("claim", 4, DeadlineUnit.HOURS)
-    resolve_amount, resolve_unit = _deadline_fields("resolve", 5, DeadlineUnit.WORKING_DAYS)
-    feedback_amount, feedback_unit = _deadline_fields("feedback", 3, DeadlineUnit.WORKING_DAYS)
+    accept_amount, accept_unit = _deadline_fields(
+        _("accept deadline"), _("accept deadline unit"), 2, DeadlineUnit.HOURS
+    )
+    claim_amount, claim_unit = _deadline_fields(
+        _("claim deadline"), _("claim deadline unit"), 4, DeadlineUnit.HOURS
+    )
+    resolve_amount, resolve_unit = _deadline_fields(
+        _("resolve deadline"), _("resolve deadline unit"), 5, DeadlineUnit.WORKING_DAYS
+    )
+    feedback_amount, feedback_unit = _deadline_fields(
+        _("feedback deadline"), _("feedback deadline unit"), 3, DeadlineUnit.WORKING_DAYS
+    )
     # How far one extension (延期) may move the resolve deadline, and how many a
     # ticket may get.
-    extension_amount, extension_unit = _deadline_fields("extension", 10, DeadlineUnit.WORKING_DAYS)
+    extension_amount, extension_unit = _deadline_fields(
+        _("extension deadline"), _("extension deadline unit"), 10, DeadlineUnit.WORKING_DAYS
+    )
     max_extensions = models.PositiveSmallIntegerField(_("extensions allowed"), default=2)
 
     class Meta:

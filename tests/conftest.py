@@ -52,13 +52,15 @@ def city(db):
 def api():
     """Return a function giving an API client authenticated as a user (token auth)."""
 
-    def client_for(user=None) -> APIClient:
+    def client_for(user=None, language: str = "en") -> APIClient:
         client = APIClient()
+        # Error details follow Accept-Language (zh-hans without one); the suite reads English.
+        client.credentials(HTTP_ACCEPT_LANGUAGE=language)
         if user is not None:
             from rest_framework.authtoken.models import Token
 
             token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}", HTTP_ACCEPT_LANGUAGE=language)
         return client
 
     return client_for

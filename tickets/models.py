@@ -461,6 +461,7 @@ class ExtensionRequest(models.Model):
 
 
 class AlertLevel(models.TextChoices):
+    # xgettext:no-python-format
     YELLOW = "yellow", _("黄牌 yellow card (80 % of the time used)")
     RED = "red", _("红牌 red card (deadline missed)")
     URGE = "urge", _("催办 urging (the day after a missed resolve deadline)")

@@ -20,7 +20,7 @@ def test_calendar_admin_warns_loudly_about_a_year_without_a_schedule(client, sup
     calendar.seed_from_chinese_calendar()
     year = dt.date.today().year
     client.force_login(superuser)
-    page = client.get("/admin/departments/calendarday/").content.decode()
+    page = client.get("/admin/departments/calendarday/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     missing = [y for y in (year, year + 1) if not CalendarDay.objects.filter(date__year=y).exists()]
     assert missing, "the seed data should not reach this far ahead"
     for y in missing:
@@ -32,7 +32,7 @@ def test_calendar_admin_stops_warning_once_the_schedule_is_entered(client, super
     for y in (year, year + 1):
         CalendarDay.objects.create(date=dt.date(y, 1, 1), is_workday=False, name="元旦")
     client.force_login(superuser)
-    page = client.get("/admin/departments/calendarday/").content.decode()
+    page = client.get("/admin/departments/calendarday/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Monday to Friday" not in page
 
 
@@ -41,7 +41,7 @@ def test_calendar_admin_lists_the_years_that_have_an_official_schedule(client, s
         CalendarDay.objects.create(date=day, is_workday=False, name="国庆节")
     client.force_login(superuser)
 
-    page = client.get("/admin/departments/calendarday/").content.decode()
+    page = client.get("/admin/departments/calendarday/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
 
     assert "Official schedules loaded: 2019–2021, 2024." in page
 

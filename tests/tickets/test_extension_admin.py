@@ -22,7 +22,8 @@ def pending(city):
 
 
 def _act(client, action: str, request: ExtensionRequest):
-    return client.post(URL, {"action": action, "_selected_action": [request.id]}, follow=True)
+    return client.post(URL, {"action": action, "_selected_action": [request.id]}, follow=True,
+                       HTTP_ACCEPT_LANGUAGE="en")
 
 
 def test_a_dispatcher_approves_from_the_admin_and_the_deadline_moves(client, city, pending):

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from departments.models import DeadlineUnit
 from tests.factories import make_category, make_ticket
@@ -15,6 +15,13 @@ from tickets.models import DeadlineAlert, Notification, State, Ticket, TicketEve
 from tickets.sla import sla_sweep
 
 START = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))  # a Monday
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The services' refusals are read in English here (they follow the active language)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

@@ -226,3 +226,13 @@ def test_request_of_a_unit_that_returned_the_ticket_does_not_block_the_next_unit
     )
 
     assert response.status_code == 200, response.content
+
+
+def test_error_details_follow_the_clients_language_and_default_to_chinese(city, api, ticket):
+    late = ticket.resolve_due_at + dt.timedelta(days=400)
+
+    english = _request(api, city, ticket, late)
+    chinese = _request(lambda user: api(user, language=""), city, ticket, late)
+
+    assert "at the latest" in english.json()["detail"]
+    assert "最多可延期至" in chinese.json()["detail"]

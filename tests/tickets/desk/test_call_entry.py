@@ -108,8 +108,9 @@ def test_a_number_with_no_tickets_says_so_and_a_partial_number_looks_nothing_up(
     ticket = make_ticket(city, reporter_phone="13900139000")
     client.force_login(city.operator)
 
-    assert "No earlier tickets" in client.get(f"{CALL}history/?phone=13600136000").content.decode()
-    partial = client.get(f"{CALL}history/?phone=1390013").content.decode()
+    english = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    assert "No earlier tickets" in client.get(f"{CALL}history/?phone=13600136000", **english).content.decode()
+    partial = client.get(f"{CALL}history/?phone=1390013", **english).content.decode()
     assert ticket.number not in partial and "No earlier tickets" in partial
 
 
