@@ -10,6 +10,8 @@ from departments.models import Category, UnitKind
 from departments.services import staff_upsert, unit_upsert
 
 DEMO_PASSWORD = "minhu-demo"
+# Every demo ticket takes this access code, so any of them can be tracked (demo only).
+DEMO_ACCESS_CODE = "20201234"
 
 
 @transaction.atomic
@@ -75,5 +77,5 @@ def seed_demo(*, with_passwords: bool | None = None, with_tickets: bool | None =
     if with_tickets:
         from tickets.demo import seed_demo_tickets
 
-        tickets = seed_demo_tickets()
+        tickets = seed_demo_tickets(access_code=DEMO_ACCESS_CODE if with_passwords else None)
     return {"units": len(units) - 1, "categories": leaves, "staff": len(demo_data.STAFF), "tickets": tickets}

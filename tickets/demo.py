@@ -119,10 +119,11 @@ CHANNELS = [(Channel.PHONE, 45), (Channel.WEB, 18), (Channel.SMS, 10), (Channel.
             (Channel.OPEN311, 5), (Channel.STAFF, 15)]
 
 
-def seed_demo_tickets(*, count: int = DEMO_TICKETS, seed: int = SEED) -> int:
+def seed_demo_tickets(*, count: int = DEMO_TICKETS, seed: int = SEED, access_code: str | None = None) -> int:
     """Replay two weeks of a hotline into a database that has no tickets; return how many.
 
-    A database holding any ticket is left alone, so running it again adds nothing.
+    A database holding any ticket is left alone, so running it again adds nothing. With
+    `access_code`, every demo ticket takes that code instead of its own random one.
     """
     if Ticket.objects.exists():
         return 0
@@ -137,7 +138,20 @@ def seed_demo_tickets(*, count: int = DEMO_TICKETS, seed: int = SEED) -> int:
             status=Notification.Status.SKIPPED, next_attempt_at=None,
             last_error="Demo data: never sent.",
         )
+        if access_code is not None:
+            tickets = list(Ticket.objects.filter(id__in=ids).only("id"))
+            for ticket in tickets:
+                ticket.set_access_code(access_code)
+            Ticket.objects.bulk_update(tickets, ["access_code_hash"], batch_size=500)
     return len(ids)
+
+
+def demo_tracking_example(access_code: str) -> Ticket | None:
+    """A ticket in progress that `access_code` opens, to show on the tracking page."""
+    for ticket in Ticket.objects.filter(state=State.IN_PROGRESS).order_by("-id")[:20]:
+        if ticket.check_access_code(access_code):
+            return ticket
+    return None
 
 
 class _Clock:

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from departments.demo import DEMO_PASSWORD, seed_demo
+from departments.demo import DEMO_ACCESS_CODE, DEMO_PASSWORD, seed_demo
 
 
 class Command(BaseCommand):
@@ -35,3 +35,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo tickets: {counts['tickets']} over the last two weeks.")
         if with_passwords or settings.DEBUG:
             self.stdout.write(f"Demo logins (demo only): admin, operator, dispatcher, handler, ... / {DEMO_PASSWORD}")
+            from tickets.demo import demo_tracking_example
+
+            example = demo_tracking_example(DEMO_ACCESS_CODE)
+            if example is not None:
+                self.stdout.write(
+                    f"Track a demo ticket: /track/{example.number}/ with the access code {DEMO_ACCESS_CODE}."
+                )
