@@ -252,3 +252,8 @@ def test_behind_a_proxy_the_limit_follows_the_configured_client_header(citizen, 
 
     assert citizen.post("/", GOOD, HTTP_X_REAL_IP="10.9.9.9").status_code == 429
     assert citizen.post("/", GOOD, HTTP_X_REAL_IP="10.9.9.10").status_code == 302
+
+
+def test_the_language_button_names_each_language_in_itself(client):
+    assert ">English</button>" in client.get("/").content.decode()
+    assert ">简体中文</button>" in client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()

@@ -45,7 +45,7 @@ def test_the_right_code_shows_the_state_and_the_public_timeline(citizen, city):
     assert "楼下水管爆裂" in page and "中南路1号" in page and city.category.name in page
     ticket.refresh_from_db()
     due = timezone.localtime(ticket.resolve_due_at).strftime("%Y-%m-%d %H:%M")
-    assert "The unit should reply by" in page and due in page
+    assert "The unit's reply is due by" in page and due in page
     assert timezone.localtime(ticket.reported_at).strftime("%Y-%m-%d %H:%M") in page
 
 
