@@ -96,10 +96,39 @@ def _error_message(error: TicketError) -> str:
     return gettext("Please correct the errors below.")  # InvalidInput: its fields show on the form
 
 
+# What each kind of event is called in a ticket's history.
+EVENT_LABELS = {
+    "report": _("reported"),
+    "accept": _("accepted"),
+    "reject": _("rejected"),
+    "merge": _("merged"),
+    "dispatch": _("dispatched"),
+    "claim": _("claimed"),
+    "return": _("returned to the centre"),
+    "request_extension": _("extension requested"),
+    "extension_approved": _("extension approved"),
+    "extension_refused": _("extension refused"),
+    "pause": _("paused for the citizen's material"),
+    "resume": _("clock resumed"),
+    "resolve": _("resolved with a reply"),
+    "verify": _("verified"),
+    "send_back": _("sent back to the unit"),
+    "rate": _("rated by the citizen"),
+    "reopen": _("reopened"),
+    "expire_feedback": _("feedback window expired"),
+    "archive": _("archived"),
+    "warning_yellow": _("yellow card"),
+    "warning_red": _("red card"),
+    "urging": _("urged"),
+    "overdue_listed": _("listed as overdue"),
+}
+
+
 def _with_state_labels(events) -> list[TicketEvent]:
     labels = dict(State.choices)
     events = list(events)
     for event in events:
+        event.kind_label = EVENT_LABELS.get(event.kind, event.kind)
         event.from_label = labels.get(event.from_state, event.from_state)
         event.to_label = labels.get(event.to_state, event.to_state)
     return events

@@ -108,3 +108,15 @@ def test_the_record_of_all_tickets_lists_the_newest_first(browse, city):
     older, newer = make_ticket(city, State.CLOSED), make_ticket(city, State.DISPATCHED)
     page = browse(city.handler).get(CHANGELIST, {"queue": "all"}).content.decode()
     assert page.index(change_url(newer)) < page.index(change_url(older))
+
+
+def test_the_ticket_page_names_each_step_of_the_history_in_the_readers_language(city, browse):
+    ticket = make_ticket(city, State.IN_PROGRESS)
+    english = browse(city.dispatcher).get(change_url(ticket)).content.decode()
+    chinese_client = browse(city.dispatcher)
+    chinese_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    chinese = chinese_client.get(change_url(ticket)).content.decode()
+
+    assert '<td title="claim">claimed</td>' in english
+    assert '<td title="dispatch">dispatched</td>' in english
+    assert '<td title="claim">签收</td>' in chinese
