@@ -2,7 +2,13 @@
 
 import ast
 import gettext
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from django.conf import settings
 
@@ -60,3 +66,24 @@ def test_the_compiled_catalogue_matches_the_po_file():
         else:
             got = compiled.pgettext(context, entry["msgid"]) if context else compiled.gettext(entry["msgid"])
             assert got == entry["msgstr"], f"{entry['msgid']!r}: run `make messages`"
+
+
+@pytest.mark.skipif(shutil.which("xgettext") is None, reason="needs GNU gettext, as `make messages` does")
+def test_the_catalogue_holds_every_message_of_the_code(tmp_path):
+    """Extract the messages afresh from a copy of the code: none may be missing from the .po."""
+    root = Path(settings.BASE_DIR)
+    copy = tmp_path / "project"
+    ignored = shutil.ignore_patterns(".venv", ".git", "media", "staticfiles", "*.sqlite3", "__pycache__", "*.mo")
+    shutil.copytree(root, copy, ignore=ignored)
+    subprocess.run(
+        [sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--no-obsolete",
+         "-i", "bench/*", "-i", "tests/*", "-i", "media/*", "-i", "staticfiles/*"],
+        cwd=copy, check=True, capture_output=True, env={**os.environ, "DEBUG": "true"},
+    )
+
+    def ids(path: Path) -> set:
+        return {(e.get("msgctxt"), e["msgid"]) for e in _po_entries(path) if e["msgid"]}
+
+    extracted = ids(copy / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po")
+    missing = extracted - ids(LOCALE / "django.po")
+    assert missing == set(), "run `make messages` and translate the new messages"
