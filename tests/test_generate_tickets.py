@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import Exists, F, OuterRef
 
 from departments.demo import seed_demo
-from tickets.models import OPEN_STATES, Channel, DeadlineAlert, State, Ticket, TicketEvent
+from tickets.models import OPEN_STATES, AlertLevel, Channel, DeadlineAlert, State, Ticket, TicketEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +37,19 @@ def test_generated_tickets_cover_every_state_and_channel_and_their_histories_rep
             assert after[1] == before[2] and after[3] >= before[3], ticket.number
         assert history[-1][2] == ticket.state, ticket.number
     assert DeadlineAlert.objects.exists()
+
+
+def test_generated_tickets_are_on_the_overdue_report_exactly_when_their_cards_say_so(city):
+    call_command("generate_tickets", "2000", "--seed", "3", stdout=io.StringIO())
+    listed_by_cards = set(Ticket.objects.filter(
+        Exists(DeadlineAlert.objects.filter(ticket=OuterRef("pk"), stage="resolve", level=AlertLevel.OVERDUE,
+                                            due_at=OuterRef("resolve_due_at"))),
+        state__in=[State.DISPATCHED, State.IN_PROGRESS],
+    ).values_list("id", flat=True))
+    listed = set(Ticket.objects.filter(overdue_listed_due__isnull=False).values_list("id", flat=True))
+    assert listed_by_cards and listed == listed_by_cards
+    assert not Ticket.objects.filter(overdue_listed_due__isnull=False).exclude(
+        overdue_listed_due=F("resolve_due_at")).exists()
 
 
 def test_the_same_seed_generates_the_same_tickets_and_replace_is_required_to_redo_it(city):

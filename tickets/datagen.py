@@ -24,7 +24,8 @@ through the ORM row by row. The shape follows a real hotline:
   running stage clock that has passed (yellow at 80 %, red at the deadline, and the
   resolve stage's later marks, urging and the overdue listing, as tickets.sla computes
   them) has its DeadlineAlert, a red card has raised `escalation_level`, and
-  `next_check_at` holds the next mark still to come (NULL when none is): right after
+  `next_check_at` holds the next mark still to come (NULL when none is), and a ticket
+  on the overdue report has `overdue_listed_due` as the sweep sets it: right after
   generation no ticket is due, and marks then come due as time passes, as they would;
 - each history has one line per transition (~6 a ticket) and replays to the ticket's
   state: report, accept and dispatch (or dispatch straight from the report), claim,
@@ -346,6 +347,14 @@ FROM tickets_ticket t CROSS JOIN LATERAL (__MARKS__) m
 WHERE t.id BETWEEN %(lo)s AND %(hi)s AND m.at <= %(now)s::timestamptz
 """
 
+# The listing those cards put on the overdue report, as the sweep records it on the
+# ticket (tickets.sla; the same rule as migration 0009's backfill).
+LISTED_SQL = """
+UPDATE tickets_ticket AS t SET overdue_listed_due = a.due_at FROM tickets_deadlinealert AS a
+WHERE t.id BETWEEN %(lo)s AND %(hi)s AND a.ticket_id = t.id AND a.stage = 'resolve'
+  AND a.level = 'overdue' AND a.due_at = t.resolve_due_at AND t.state IN ('dispatched', 'in_progress')
+"""
+
 
 def _stage_states() -> dict[str, list[str]]:
     """The states in which each stage's clock runs (from the model)."""
@@ -655,6 +664,7 @@ def generate(n: int, *, open_tickets: int | None = None, seed: int = 0, now=None
                 cursor.execute(alerts_sql, {"lo": lo, "hi": hi, "now": now,
                                             "tz": settings.TIME_ZONE})
                 alert_rows += cursor.rowcount
+                cursor.execute(LISTED_SQL, {"lo": lo, "hi": hi})
                 t2 = time.perf_counter()
             t_tickets += t1 - t0
             t_events += t2 - t1

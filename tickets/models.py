@@ -75,6 +75,8 @@ RUNNING_STAGES: dict[str, tuple[str, ...]] = {
     State.AWAITING_FEEDBACK: ("feedback",),
 }
 WARNING_FRACTION = 0.8
+# Where the overdue report looks: the states of a unit's unfinished work.
+LISTABLE_STATES = frozenset({State.DISPATCHED, State.IN_PROGRESS})
 
 ACCESS_CODE_DIGITS = 8
 
@@ -156,6 +158,11 @@ class Ticket(FSMModelMixin, models.Model):
     paused_seconds = models.PositiveIntegerField(_("seconds paused"), default=0, editable=False)
     # One step per red card (红牌): how often this ticket missed a deadline.
     escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0, editable=False)
+    # The resolve deadline the sweep listed on the overdue report; NULL when the ticket
+    # is not on it. The report reads this column, not the cards: an EXISTS over
+    # DeadlineAlert matching the current deadline is estimated at a row or two, and the
+    # planner then sorts every late ticket instead of walking an index.
+    overdue_listed_due = models.DateTimeField(null=True, blank=True, editable=False)
 
     is_final_dispatch = models.BooleanField(_("final dispatch (审定)"), default=False)
     reopen_count = models.PositiveIntegerField(_("reopen count"), default=0)
@@ -188,6 +195,10 @@ class Ticket(FSMModelMixin, models.Model):
             # tickets that are due, not the tickets that exist.
             models.Index(fields=["next_check_at"], name="ticket_next_check_at",
                          condition=Q(next_check_at__isnull=False)),
+            # The overdue report in the admin's queue order (due_at first): only the
+            # listed tickets, so its first page is read in order, not sorted.
+            models.Index(fields=["due_at"], name="ticket_overdue_listed",
+                         condition=Q(overdue_listed_due__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(
@@ -240,6 +251,11 @@ class Ticket(FSMModelMixin, models.Model):
         self.due_at = min((d[0] for d in dues), default=None)
         self.warn_at = min((d[1] for d in dues), default=None)
         self.next_check_at = self.paused_until if self.paused_at is not None else self.warn_at
+        # Listed on the overdue report only while unresolved on the deadline that was
+        # listed: a resolve, a return or a new deadline (a re-dispatch, a reopen, an
+        # extension, a resume) takes the ticket off it; only the sweep puts it on.
+        if self.state not in LISTABLE_STATES or self.resolve_due_at != self.overdue_listed_due:
+            self.overdue_listed_due = None
 
     def start_clock(self) -> None:
         """Start the accept clock of a newly reported ticket."""

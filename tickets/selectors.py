@@ -4,14 +4,14 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from departments.models import Unit, UnitKind
 from departments.selectors import staff_scope
 from tickets.errors import InvalidInput, NotAllowed, NotFound
-from tickets.models import AlertLevel, DeadlineAlert, Notification, Sla, State, Ticket, TicketEvent
+from tickets.models import LISTABLE_STATES, Notification, Sla, State, Ticket, TicketEvent
 from tickets.validation import mask_name, mask_phone, normalize_phone
 
 _NUMBER = re.compile(r"^\d{13,}$")
@@ -136,13 +136,9 @@ def overdue_report(*, user) -> QuerySet[Ticket]:
 
 def overdue_listed(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     """Narrow `tickets` to those on the overdue report (the admin's filter applies it too)."""
-    listed = DeadlineAlert.objects.filter(
-        ticket=OuterRef("pk"), stage="resolve", level=AlertLevel.OVERDUE, due_at=OuterRef("resolve_due_at")
-    )
-    # due_at <= now narrows to the running late (an index) before the check per row.
-    return tickets.filter(
-        state__in=[State.DISPATCHED, State.IN_PROGRESS], due_at__lte=timezone.now()
-    ).filter(Exists(listed))
+    # The sweep sets overdue_listed_due and Ticket.refresh_sla clears it, so neither the
+    # cards nor a comparison with resolve_due_at (which ruins the estimate) is read here.
+    return tickets.filter(state__in=LISTABLE_STATES, overdue_listed_due__isnull=False)
 
 
 def notifications_visible_to(user) -> QuerySet[Notification]:

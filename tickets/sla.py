@@ -119,9 +119,11 @@ def _check_batch(tickets: list[Ticket], now: dt.datetime) -> int:
         .values_list("ticket_id", "stage", "level", "due_at", "warn_at")
     ) if cards else set()
     new = [c for c in cards if (c[0].id, *c[1:]) not in raised_before]
-    for ticket, _stage, level, _due, _warn in new:
+    for ticket, _stage, level, due, _warn in new:
         if level == R:
             ticket.escalation_level += 1
+        elif level == O:
+            ticket.overdue_listed_due = due
     _save_checks(tickets)
     if not new:
         return 0
@@ -144,22 +146,23 @@ def _check_batch(tickets: list[Ticket], now: dt.datetime) -> int:
 
 
 def _save_checks(tickets: list[Ticket]) -> None:
-    """Write each ticket's next check and escalation level in one statement."""
+    """Write each ticket's next check, escalation level and listing in one statement."""
     if not tickets:
         return
     if connection.vendor != "postgresql":  # the embedded demo
-        Ticket.objects.bulk_update(tickets, ["next_check_at", "escalation_level"])
+        Ticket.objects.bulk_update(tickets, ["next_check_at", "escalation_level", "overdue_listed_due"])
         return
     # bulk_update builds a CASE per column and row, which costs more in Python than
     # the update itself at a thousand rows; one join on arrays does the same.
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Ticket._meta.db_table} AS t"
-            " SET next_check_at = v.next_check_at, escalation_level = v.escalation_level"
-            " FROM unnest(%s::bigint[], %s::timestamptz[], %s::smallint[])"
-            " AS v(id, next_check_at, escalation_level) WHERE t.id = v.id",
+            " SET next_check_at = v.next_check_at, escalation_level = v.escalation_level,"
+            " overdue_listed_due = v.overdue_listed_due"
+            " FROM unnest(%s::bigint[], %s::timestamptz[], %s::smallint[], %s::timestamptz[])"
+            " AS v(id, next_check_at, escalation_level, overdue_listed_due) WHERE t.id = v.id",
             [[t.id for t in tickets], [t.next_check_at for t in tickets],
-             [t.escalation_level for t in tickets]],
+             [t.escalation_level for t in tickets], [t.overdue_listed_due for t in tickets]],
         )
 
 
