@@ -75,8 +75,9 @@ RUNNING_STAGES: dict[str, tuple[str, ...]] = {
     State.AWAITING_FEEDBACK: ("feedback",),
 }
 WARNING_FRACTION = 0.8
-# Where the overdue report looks: the states of a unit's unfinished work.
-LISTABLE_STATES = frozenset({State.DISPATCHED, State.IN_PROGRESS})
+# The states in which the resolve clock runs: a unit's unfinished work, where the
+# overdue report looks.
+RESOLVE_RUNNING_STATES = frozenset(state for state, stages in RUNNING_STAGES.items() if "resolve" in stages)
 
 ACCESS_CODE_DIGITS = 8
 
@@ -254,7 +255,7 @@ class Ticket(FSMModelMixin, models.Model):
         # Listed on the overdue report only while unresolved on the deadline that was
         # listed: a resolve, a return or a new deadline (a re-dispatch, a reopen, an
         # extension, a resume) takes the ticket off it; only the sweep puts it on.
-        if self.state not in LISTABLE_STATES or self.resolve_due_at != self.overdue_listed_due:
+        if self.state not in RESOLVE_RUNNING_STATES or self.resolve_due_at != self.overdue_listed_due:
             self.overdue_listed_due = None
 
     def start_clock(self) -> None:

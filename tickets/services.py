@@ -113,7 +113,7 @@ def ticket_create(
     lng_value = clean_coordinate(lng, field="lng", limit=180)
     if (lat_value is None) != (lng_value is None):
         raise InvalidInput(
-            "Give both lat and lng, or neither.",
+            gettext("Give both lat and lng, or neither."),
             fields={"location": [gettext("Give both latitude and longitude, or neither.")]},
         )
 
@@ -160,7 +160,7 @@ def _transition(ticket: Ticket, name: str, actor, **kwargs) -> str:
             raise NotAllowed(gettext("Your role or unit may not %(action)s this ticket.") % {"action": _label(name)})
     if not can_proceed(method, check_conditions=False):
         raise Conflict(gettext("A ticket that is %(state)s cannot be %(done)s.") % {
-            "state": State(ticket.state).label, "done": _label(name, past=True),
+            "state": ticket.get_state_display(), "done": _label(name, past=True),
         })
     if not can_proceed(method):
         raise Conflict(str(_REFUSED_BY_CONDITION[name]))
@@ -233,7 +233,7 @@ def ticket_merge(*, ticket_id: int, into_id: int, actor) -> Ticket:
     ticket, into = locked[ticket_id], locked[into_id]
     if not into.is_open:
         raise Conflict(gettext("Ticket %(number)s is %(state)s; merge into an open ticket.") % {
-            "number": into.number, "state": State(into.state).label,
+            "number": into.number, "state": into.get_state_display(),
         })
     from_state = _transition(ticket, "merge", actor, into=into, at=timezone.now())
     Ticket.objects.filter(id=into.id).update(support_count=F("support_count") + 1 + ticket.support_count)
@@ -282,7 +282,8 @@ def parse_return_reason(reason: object, comment: object = "") -> tuple[str, str]
         code, comment = ReturnReason.OTHER, " ".join(filter(None, (text, comment)))
     if code == ReturnReason.OTHER and not comment:
         raise InvalidInput(
-            "Say why the ticket is returned.", fields={"comment": ["Required when the reason is other."]}
+            gettext("Say why the ticket is returned."),
+            fields={"comment": [gettext("Required when the reason is other.")]},
         )
     return code, comment
 
@@ -319,7 +320,7 @@ def ticket_request_extension(*, ticket_id: int, actor, until: dt.datetime, reaso
         raise Conflict(gettext("The ticket is paused for the citizen's material: ask for an extension once it resumes."))
     if until <= now or (current is not None and until <= current):
         raise InvalidInput(
-            "The new deadline must be later than the current one.", fields={"until": ["Too early."]}
+            gettext("The new deadline must be later than the current one."), fields={"until": [gettext("Too early.")]}
         )
     if current is not None and current <= now:
         raise Conflict(gettext("The resolve deadline has passed: an extension is asked for before it."))
@@ -371,7 +372,7 @@ def ticket_decide_extension(*, ticket_id: int, actor, approve: bool, note: str =
         raise Conflict(gettext("This ticket has no pending extension request."))
     if ticket.state not in _EXTENSIBLE:
         raise Conflict(gettext("A ticket that is %(state)s has no resolve deadline to extend.") % {
-            "state": State(ticket.state).label,
+            "state": ticket.get_state_display(),
         })
     if approve and ticket.paused_at is not None:
         raise Conflict(gettext("The ticket is paused for the citizen's material: decide once it resumes."))

@@ -25,7 +25,7 @@ from tickets.attachments import clean_photos
 from tickets.citizen.forms import AccessCodeForm, FindForm, ReportForm
 from tickets.citizen.timeline import describe, state_words
 from tickets.errors import TicketError
-from tickets.models import Channel, State
+from tickets.models import RESOLVE_RUNNING_STATES, Channel
 from tickets.selectors import ticket_for_citizen, ticket_public_events, ticket_public_reply
 
 REPORTS_PER_MINUTE = "5/m"
@@ -200,7 +200,7 @@ def track(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _ticket_page(request: HttpRequest, ticket) -> HttpResponse:
-    running = ticket.state in (State.DISPATCHED, State.IN_PROGRESS)
+    running = ticket.state in RESOLVE_RUNNING_STATES
     response = render(request, "citizen/track.html", {
         "ticket": ticket,
         "state_words": state_words(ticket.state),

@@ -19,7 +19,7 @@ from departments.selectors import staff_scope
 from tickets import services
 from tickets.desk.forms import CallForm
 from tickets.errors import NotFound, TicketError
-from tickets.models import Channel, Ticket
+from tickets.models import Channel
 from tickets.selectors import caller_history, ticket_get
 
 _SESSION_CODES = "desk_codes"
