@@ -342,7 +342,7 @@ def ticket_request_extension(*, ticket_id: int, actor, until: dt.datetime, reaso
     # The ticket row is locked, so this check cannot race; the constraint backs it up.
     if ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.PENDING).exists():
         raise Conflict(gettext("An extension request for this ticket is already waiting for the centre."))
-    ExtensionRequest.objects.create(ticket=ticket, until=until, reason=reason, requested_by=actor)
+    ExtensionRequest.objects.create(ticket=ticket, until=until, reason=reason, requested_by=actor, requested_at=now)
     TicketEvent.record(
         ticket, "request_extension", from_state, actor=actor, unit=ticket.unit, note=reason,
         payload={"until": until.isoformat()}, is_public=False,
