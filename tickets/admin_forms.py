@@ -9,8 +9,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from tickets.attachments import clean_photos
-from tickets.errors import InvalidInput, NotFound, TicketError
+from tickets.attachments import PhotosField, clean_photos
+from tickets.errors import InvalidInput, NotFound, TicketError, show_on_form
 from tickets.models import ReturnReason, Ticket
 from tickets.selectors import dispatch_suggestion, dispatch_units, ticket_get
 from tickets.validation import MAX_DESCRIPTION, MAX_NOTE
@@ -46,13 +46,7 @@ class ActionForm(forms.Form):
         return dict(self.cleaned_data)
 
     def show_error(self, error: TicketError) -> None:
-        """Put the service's error on the fields it names, or above the form."""
-        for name, messages in (error.fields or {}).items():
-            name = self.service_fields.get(name, name)
-            for message in messages:
-                self.add_error(name if name in self.fields else None, message)
-        if not error.fields:
-            self.add_error(None, error.detail)
+        show_on_form(self, error, aliases=self.service_fields)
 
 
 class ReasonForm(ActionForm):
@@ -75,14 +69,11 @@ class MergeForm(ActionForm):
             into = ticket_get(user=self.user, number=self.cleaned_data["into"].strip())
         except NotFound:
             raise ValidationError(_("No ticket with that number that you may see.")) from None
-        if into.pk == self.ticket.pk:
-            raise ValidationError(_("A ticket cannot be merged into itself."))
-        if not into.is_open:
-            raise ValidationError(_("That ticket is no longer open; choose an open one."))
-        return into
+        return into  # the service judges whether it may take this one in
 
     def arguments(self) -> dict:
         return {"into_id": self.cleaned_data["into"].pk}
+
 
 
 class SuggestedUnitField(forms.ModelChoiceField):
@@ -127,18 +118,6 @@ class PauseForm(UntilForm):
 class ResumeForm(ActionForm):
     note = _note(_("note"), required=False)
     service_fields = {"comment": "note"}
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class PhotosField(forms.FileField):
-    widget = MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"})
-
-    def clean(self, data, initial=None):
-        files = data if isinstance(data, (list, tuple)) else [data] if data else []
-        return [super(PhotosField, self).clean(upload, initial) for upload in files]
 
 
 class ResolveForm(ActionForm):

@@ -176,7 +176,8 @@ class TicketDeskMixin:
                 ticket = spec.service(ticket_id=ticket.pk, actor=request.user, **form.arguments())
             except TicketError as error:
                 form.show_error(error)
-                status = error.status
+                # An error on a field is the form's to correct; a refusal of the act keeps its status.
+                status = 400 if error.fields else error.status
                 self.message_user(request, _error_message(error), messages.ERROR)
             else:
                 self.message_user(request, gettext("%(action)s: done. The ticket is now %(state)s.") % {

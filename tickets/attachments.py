@@ -8,6 +8,7 @@ check who may see the ticket).
 
 from dataclasses import dataclass
 
+from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
@@ -27,6 +28,19 @@ MAX_PIXELS = 40_000_000
 class CheckedPhoto:
     upload: UploadedFile
     content_type: str
+
+
+class PhotosInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class PhotosField(forms.FileField):
+    """The chosen files as a list; clean_photos below judges them, not the browser."""
+
+    widget = PhotosInput(attrs={"accept": ",".join(FORMATS.values())})
+
+    def clean(self, data, initial=None) -> list:
+        return [upload for upload in (data or []) if upload]
 
 
 def _error(message: str, field: str) -> InvalidInput:

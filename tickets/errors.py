@@ -34,3 +34,16 @@ class Conflict(TicketError):
 
     status = 409
     code = "conflict"
+
+
+def show_on_form(form, error: TicketError, *, aliases: dict[str, str] | None = None) -> None:
+    """Put a service's field errors on the form's fields, the rest above the form.
+
+    `aliases` maps a service's field name to the form's where they differ.
+    """
+    for field, messages in (error.fields or {}).items():
+        name = (aliases or {}).get(field, field)
+        for message in messages:
+            form.add_error(name if name in form.fields else None, message)
+    if not error.fields:
+        form.add_error(None, error.detail)

@@ -227,14 +227,16 @@ def ticket_reject(*, ticket_id: int, actor, reason: str) -> Ticket:
 def ticket_merge(*, ticket_id: int, into_id: int, actor) -> Ticket:
     """Fold a duplicate into another open ticket, which gains its support (合并)."""
     if ticket_id == into_id:
-        raise InvalidInput(gettext("A ticket cannot be merged into itself."), fields={"into": [gettext("Same ticket.")]})
+        message = gettext("A ticket cannot be merged into itself.")
+        raise InvalidInput(message, fields={"into": [message]})
     # Lock both rows in id order so two merges crossing each other cannot deadlock.
     locked = {t.id: t for t in (_locked(i) for i in sorted((ticket_id, into_id)))}
     ticket, into = locked[ticket_id], locked[into_id]
     if not into.is_open:
-        raise Conflict(gettext("Ticket %(number)s is %(state)s; merge into an open ticket.") % {
+        message = gettext("Ticket %(number)s is %(state)s; merge into an open ticket.") % {
             "number": into.number, "state": into.get_state_display(),
-        })
+        }
+        raise Conflict(message, fields={"into": [message]})
     from_state = _transition(ticket, "merge", actor, into=into, at=timezone.now())
     Ticket.objects.filter(id=into.id).update(support_count=F("support_count") + 1 + ticket.support_count)
     into.refresh_from_db()

@@ -8,30 +8,17 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from departments.models import Category
-from tickets.desk.forms import category_choices
-from tickets.errors import TicketError
+from tickets.attachments import PhotosField
+from tickets.desk.forms import CategoryField
+from tickets.errors import TicketError, show_on_form
 from tickets.models import ACCESS_CODE_DIGITS
 from tickets.validation import MAX_ADDRESS, MAX_DESCRIPTION, MAX_NAME
-
-
-class PhotosInput(forms.FileInput):
-    allow_multiple_selected = True
-
-
-class PhotosField(forms.FileField):
-    """Pass the chosen files on as a list; tickets.attachments.clean_photos judges them."""
-
-    widget = PhotosInput
-
-    def clean(self, data, initial=None) -> list:
-        return [upload for upload in (data or []) if upload]
 
 
 class ReportForm(forms.Form):
     """A citizen's report (channel web); only the category and the description are required."""
 
-    category = forms.ChoiceField(label=_("What is it about?"))
+    category = CategoryField(label=_("What is it about?"))
     description = forms.CharField(
         label=_("What happened?"), max_length=MAX_DESCRIPTION,
         help_text=_("Say what the problem is, since when, and whom it affects."),
@@ -63,30 +50,18 @@ class ReportForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [("", _("Choose a category")), *category_choices()[1:]]
+        self.fields["category"].load()
         photos = self.fields["photos"]
         photos.help_text = _(
             "Up to %(count)d photos (JPEG, PNG or WebP), each at most %(size)d MB. Optional."
         ) % {"count": settings.MINHU_MAX_PHOTOS, "size": settings.MINHU_MAX_PHOTO_BYTES // (1024 * 1024)}
         photos.widget.attrs.update({
-            "accept": "image/jpeg,image/png,image/webp",
             "data-max-count": settings.MINHU_MAX_PHOTOS, "data-max-bytes": settings.MINHU_MAX_PHOTO_BYTES,
         })
 
     def show_error(self, error: TicketError) -> None:
-        """Put a service's field errors on the fields they name, the rest above the form."""
         # "Give both or neither" belongs to the coordinate that is missing.
-        names = {"location": "lat" if self.data.get("lng") else "lng"}
-        for field, messages in (error.fields or {None: [error.detail]}).items():
-            name = names.get(field, field)
-            for message in messages:
-                self.add_error(name if name in self.fields else None, message)
-
-    def clean_category(self) -> Category:
-        category = Category.objects.filter(code=self.cleaned_data["category"]).first()
-        if category is None:
-            raise forms.ValidationError(_("Choose a category from the list."))
-        return category
+        show_on_form(self, error, aliases={"location": "lat" if self.data.get("lng") else "lng"})
 
     def arguments(self) -> dict:
         """Return the service's keyword arguments (photos are checked separately)."""

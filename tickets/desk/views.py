@@ -14,11 +14,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from departments.models import Category
 from departments.selectors import staff_scope
 from tickets import services
 from tickets.desk.forms import CallForm
-from tickets.errors import NotFound, TicketError
+from tickets.errors import NotFound, TicketError, show_on_form
 from tickets.models import Channel
 from tickets.selectors import caller_history, ticket_get
 
@@ -40,15 +39,6 @@ def _context(request, **extra) -> dict:
     return {**admin.site.each_context(request), **extra}
 
 
-def _show_errors(form: CallForm, error: TicketError) -> None:
-    if not error.fields:
-        form.add_error(None, str(error))
-    for field, messages in error.fields.items():
-        name = _FIELD_NAMES.get(field, field)
-        for message in messages:
-            form.add_error(name if name in form.fields else None, message)
-
-
 @_operator_only
 @require_http_methods(["GET", "POST"])
 def call_entry(request):
@@ -60,17 +50,14 @@ def call_entry(request):
         form = CallForm(initial=request.POST.dict())
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        category = Category.objects.filter(code=data["category"]).first()
         try:
-            if category is None:
-                raise TicketError(_("Choose a category."), fields={"category": [_("Unknown category.")]})
             ticket, code = services.ticket_create(
-                category=category, description=data["description"], channel=Channel.PHONE,
+                category=data["category"], description=data["description"], channel=Channel.PHONE,
                 actor=request.user, address=data["address"], reporter_name=data["name"],
                 reporter_phone=data["phone"],
             )
         except TicketError as error:
-            _show_errors(form, error)
+            show_on_form(form, error, aliases=_FIELD_NAMES)
         else:
             # Shown once, on the next page, to be read to the caller; stored hashed.
             request.session[_SESSION_CODES] = {ticket.number: code}
