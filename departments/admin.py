@@ -151,7 +151,6 @@ class MembershipAddForm(MembershipForm):
                 user=user, unit_id__in=administered
             ).exists():
                 self.add_error("username", _("This account is not your unit's staff; ask the dispatch centre."))
-        self.existing_user = user
         self._refuse_duplicate(user)
         return data
 

@@ -111,11 +111,11 @@ class QueueFilter(admin.SimpleListFilter):
             }
 
     def queryset(self, request, queryset):
-        if STATE_PARAM in request.GET or self.value() == "all":
-            return queryset
-        if self.value() == "open":
+        if ranks_by_deadline(request):
+            return queryset.filter(due_at__isnull=False)
+        if self.value() == "open" and STATE_PARAM not in request.GET:
             return queryset.filter(state__in=OPEN_STATES)
-        return queryset.filter(due_at__isnull=False)
+        return queryset
 
 
 def ranks_by_deadline(request) -> bool:

@@ -26,7 +26,7 @@ from tickets import admin_forms as f
 from tickets import services
 from tickets.errors import Conflict, NotAllowed, NotFound, TicketError
 from tickets.models import Attachment, ExtensionRequest, State, Ticket, TicketEvent
-from tickets.selectors import may_reveal_reporter, ticket_events
+from tickets.selectors import may_reveal_reporter, pending_extension, ticket_events
 
 
 def _transition(name: str) -> Callable[[Ticket, object], bool]:
@@ -39,10 +39,9 @@ def _extension_pending(ticket: Ticket, user) -> bool:
 
 
 def _pending_extension(ticket: Ticket) -> ExtensionRequest | None:
+    # Asked by the button and by the page: read once per page.
     if not hasattr(ticket, "_pending_extension"):
-        ticket._pending_extension = ExtensionRequest.objects.filter(
-            ticket=ticket, status=ExtensionRequest.Status.PENDING
-        ).first()
+        ticket._pending_extension = pending_extension(ticket)
     return ticket._pending_extension
 
 
@@ -102,6 +101,7 @@ EVENT_LABELS = {
     "accept": _("accepted"),
     "reject": _("rejected"),
     "merge": _("merged"),
+    "merge_in": _("a duplicate merged in"),
     "dispatch": _("dispatched"),
     "claim": _("claimed"),
     "return": _("returned to the centre"),
@@ -151,7 +151,7 @@ class TicketDeskMixin:
             site.admin_view(self.action_view)
         )
         return [
-            path("<int:object_id>/actions/resolve/", resolve, {"action": "resolve"}, name=f"{name}_resolve"),
+            path("<int:object_id>/actions/resolve/", resolve, {"action": "resolve"}),
             path("<int:object_id>/actions/<slug:action>/", site.admin_view(self.action_view),
                  name=f"{name}_action"),
             path("<int:object_id>/reveal/", site.admin_view(self.reveal_view), name=f"{name}_reveal"),
@@ -237,7 +237,8 @@ class TicketDeskMixin:
             **self.admin_site.each_context(request),
             "title": gettext("The photos are too large"),
             "limit_mb": limit // (1024 * 1024),
-            "back_url": request.path.rsplit("/actions/", 1)[0] + "/change/",
+            "back_url": reverse("admin:tickets_ticket_change", args=[request.resolver_match.kwargs["object_id"]],
+                                current_app=self.admin_site.name),
         }, status=413)
 
     # -- the page ------------------------------------------------------------------------
@@ -267,11 +268,9 @@ class TicketDeskMixin:
                 panel = Panel(action, action.form(ticket=ticket, user=user, prefix=action.name), "")
             else:
                 continue
-            panel.url = reverse(
-                "admin:tickets_ticket_resolve" if action.name == "resolve" else "admin:tickets_ticket_action",
-                kwargs={"object_id": ticket.pk} | ({} if action.name == "resolve" else {"action": action.name}),
-                current_app=self.admin_site.name,
-            )
+            # The resolve action's URL lands on its own route, the one that takes photos.
+            panel.url = reverse("admin:tickets_ticket_action", kwargs={"object_id": ticket.pk, "action": action.name},
+                                current_app=self.admin_site.name)
             panels.append(panel)
         revealed = getattr(request, "reporter_revealed", False)
         photos = Attachment.objects.filter(ticket=ticket).order_by("id")

@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from departments.models import Unit, UnitKind
 from departments.selectors import staff_scope
 from tickets.errors import InvalidInput, NotAllowed, NotFound
-from tickets.models import RESOLVE_RUNNING_STATES, Notification, Sla, State, Ticket, TicketEvent
+from tickets.models import RESOLVE_RUNNING_STATES, ExtensionRequest, Notification, Sla, State, Ticket, TicketEvent
 from tickets.validation import mask_name, mask_phone, normalize_phone
 
 _NUMBER = re.compile(r"^\d{13,}$")
@@ -139,6 +139,11 @@ def overdue_listed(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     # The sweep sets overdue_listed_due and Ticket.refresh_sla clears it, so neither the
     # cards nor a comparison with resolve_due_at (which ruins the estimate) is read here.
     return tickets.filter(state__in=RESOLVE_RUNNING_STATES, overdue_listed_due__isnull=False)
+
+
+def pending_extension(ticket: Ticket) -> ExtensionRequest | None:
+    """Return the ticket's extension request waiting for the centre (at most one), if any."""
+    return ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.PENDING).first()
 
 
 def notifications_visible_to(user) -> QuerySet[Notification]:

@@ -37,7 +37,7 @@ from tickets.models import (
     TicketEvent,
     new_access_code,
 )
-from tickets.selectors import may_reveal_reporter, ticket_visible_to
+from tickets.selectors import may_reveal_reporter, pending_extension, ticket_visible_to
 from tickets.validation import (
     MAX_ADDRESS,
     MAX_DESCRIPTION,
@@ -342,7 +342,7 @@ def ticket_request_extension(*, ticket_id: int, actor, until: dt.datetime, reaso
             category.max_extensions,
         ) % {"count": category.max_extensions})
     # The ticket row is locked, so this check cannot race; the constraint backs it up.
-    if ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.PENDING).exists():
+    if pending_extension(ticket) is not None:
         raise Conflict(gettext("An extension request for this ticket is already waiting for the centre."))
     ExtensionRequest.objects.create(ticket=ticket, until=until, reason=reason, requested_by=actor, requested_at=now)
     TicketEvent.record(
@@ -369,7 +369,7 @@ def ticket_decide_extension(*, ticket_id: int, actor, approve: bool, note: str =
     ticket = _locked(ticket_id)
     if actor is not None and not ticket.can_centre_act(actor):
         raise NotAllowed(gettext("Only the dispatch centre decides extension requests."))
-    request = ExtensionRequest.objects.filter(ticket=ticket, status=ExtensionRequest.Status.PENDING).first()
+    request = pending_extension(ticket)
     if request is None:
         raise Conflict(gettext("This ticket has no pending extension request."))
     if ticket.state not in _EXTENSIBLE:
