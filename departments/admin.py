@@ -29,18 +29,6 @@ def _keeps_organisation(request) -> bool:
     return staff_scope(request.user).is_dispatcher
 
 
-def administered_unit_ids(user) -> frozenset[int]:
-    """Return the active units where the user is a unit administrator (once per user object)."""
-    cached = getattr(user, "_minhu_administered", None)
-    if cached is None:
-        cached = frozenset(
-            Membership.objects.filter(user=user, role=Role.UNIT_ADMIN, unit__is_active=True)
-            .values_list("unit_id", flat=True)
-        ) if user.is_authenticated and user.is_active else frozenset()
-        user._minhu_administered = cached
-    return cached
-
-
 class CentreKeptAdmin(admin.ModelAdmin):
     """Read by the centre's staff, changed by its dispatchers; deleting stays with superusers."""
 
@@ -146,7 +134,7 @@ class MembershipAddForm(MembershipForm):
         else:
             if password:
                 self.add_error("password", _("This account exists; leave the password empty."))
-            administered = administered_unit_ids(self.actor)
+            administered = staff_scope(self.actor).administered_unit_ids
             if not staff_scope(self.actor).is_dispatcher and not Membership.objects.filter(
                 user=user, unit_id__in=administered
             ).exists():
@@ -173,10 +161,10 @@ class MembershipAdmin(admin.ModelAdmin):
         memberships = super().get_queryset(request)
         if _keeps_organisation(request):
             return memberships
-        return memberships.filter(unit_id__in=administered_unit_ids(request.user))
+        return memberships.filter(unit_id__in=staff_scope(request.user).administered_unit_ids)
 
     def _administers(self, request, obj=None, *, change: bool = False) -> bool:
-        units = administered_unit_ids(request.user)
+        units = staff_scope(request.user).administered_unit_ids
         if not units or obj is None:
             return bool(units)
         return obj.unit_id in units and (not change or obj.role in UNIT_ROLES)
@@ -212,7 +200,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "unit" and not _keeps_organisation(request):
-            kwargs["queryset"] = Unit.objects.filter(pk__in=administered_unit_ids(request.user))
+            kwargs["queryset"] = Unit.objects.filter(pk__in=staff_scope(request.user).administered_unit_ids)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):

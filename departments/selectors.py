@@ -19,6 +19,8 @@ class StaffScope:
     handled_unit_ids: frozenset[int]
     visible_unit_ids: frozenset[int]
     is_superuser: bool = False
+    # Where the user is a unit administrator (管理员): the units whose staff they keep.
+    administered_unit_ids: frozenset[int] = frozenset()
 
     @property
     def is_dispatcher(self) -> bool:
@@ -61,7 +63,10 @@ def staff_scope(user: AbstractBaseUser | AnonymousUser | None) -> StaffScope:
                 visible |= unit_subtree_ids(m.unit)
         # Everyone working at the centre reads the whole city, including tickets no
         # unit holds yet.
-        scope = StaffScope(bool(at_centre), at_centre, handled, frozenset(visible))
+        administered = frozenset(m.unit_id for m in memberships if m.role == Role.UNIT_ADMIN)
+        scope = StaffScope(
+            bool(at_centre), at_centre, handled, frozenset(visible), administered_unit_ids=administered
+        )
     user._minhu_scope = scope
     return scope
 
