@@ -352,7 +352,7 @@ WHERE t.id BETWEEN %(lo)s AND %(hi)s AND m.at <= %(now)s::timestamptz
 LISTED_SQL = """
 UPDATE tickets_ticket AS t SET overdue_listed_due = a.due_at FROM tickets_deadlinealert AS a
 WHERE t.id BETWEEN %(lo)s AND %(hi)s AND a.ticket_id = t.id AND a.stage = 'resolve'
-  AND a.level = 'overdue' AND a.due_at = t.resolve_due_at AND t.state IN ('dispatched', 'in_progress')
+  AND a.level = 'overdue' AND a.due_at = t.resolve_due_at AND t.state = ANY(%(listable)s)
 """
 
 
@@ -593,6 +593,8 @@ def generate(n: int, *, open_tickets: int | None = None, seed: int = 0, now=None
     from django.conf import settings
     from django.utils import timezone
 
+    from tickets.models import RESOLVE_RUNNING_STATES
+
     now = now or timezone.now()
     with connection.cursor() as cursor:
         _restore_saved_indexes(cursor)
@@ -664,7 +666,7 @@ def generate(n: int, *, open_tickets: int | None = None, seed: int = 0, now=None
                 cursor.execute(alerts_sql, {"lo": lo, "hi": hi, "now": now,
                                             "tz": settings.TIME_ZONE})
                 alert_rows += cursor.rowcount
-                cursor.execute(LISTED_SQL, {"lo": lo, "hi": hi})
+                cursor.execute(LISTED_SQL, {"lo": lo, "hi": hi, "listable": sorted(RESOLVE_RUNNING_STATES)})
                 t2 = time.perf_counter()
             t_tickets += t1 - t0
             t_events += t2 - t1

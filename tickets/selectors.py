@@ -258,6 +258,13 @@ def ticket_public_events(ticket: Ticket) -> list[PublicEvent]:
     ]
 
 
+def ticket_public_deadline(ticket: Ticket) -> dt.datetime | None:
+    """Return when the unit's reply is due, while its clock runs; else None."""
+    if ticket.state in RESOLVE_RUNNING_STATES and ticket.paused_at is None:
+        return ticket.resolve_due_at
+    return None
+
+
 def ticket_public_reply(ticket: Ticket) -> str:
     """Return the unit's reply once the centre verified it, else ""."""
     return ticket.reply if ticket.state in _REPLY_PUBLIC_STATES else ""

@@ -25,8 +25,13 @@ from tickets.attachments import clean_photos
 from tickets.citizen.forms import AccessCodeForm, FindForm, ReportForm
 from tickets.citizen.timeline import describe, state_words
 from tickets.errors import TicketError
-from tickets.models import RESOLVE_RUNNING_STATES, Channel
-from tickets.selectors import ticket_for_citizen, ticket_public_events, ticket_public_reply
+from tickets.models import Channel
+from tickets.selectors import (
+    ticket_for_citizen,
+    ticket_public_deadline,
+    ticket_public_events,
+    ticket_public_reply,
+)
 
 REPORTS_PER_MINUTE = "5/m"
 REPORTS_PER_HOUR = "30/h"
@@ -200,12 +205,11 @@ def track(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _ticket_page(request: HttpRequest, ticket) -> HttpResponse:
-    running = ticket.state in RESOLVE_RUNNING_STATES
     response = render(request, "citizen/track.html", {
         "ticket": ticket,
         "state_words": state_words(ticket.state),
-        "resolve_due_at": ticket.resolve_due_at if running and ticket.paused_at is None else None,
-        "paused_until": ticket.paused_until if running else None,
+        "resolve_due_at": ticket_public_deadline(ticket),
+        "paused_until": ticket.paused_until,  # set only while the unit waits for the citizen
         "reply": ticket_public_reply(ticket),
         "lines": [describe(event) for event in ticket_public_events(ticket)],
     })
