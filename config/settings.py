@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "channels",
     "departments",
     "tickets",
     "feedback",
@@ -98,6 +99,34 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Live updates (tickets.broadcast, tickets.consumers). Each socket's queue holds at most
+# `capacity` messages for at most `expiry` seconds: a client that stops reading loses its
+# own backlog, never slows another, and catches up from the event log when it reconnects.
+WS_CAPACITY = env_int("MINHU_WS_CAPACITY", 500, minimum=10)
+WS_EXPIRY = env_int("MINHU_WS_EXPIRY", 60, minimum=5)
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # The read timeout must outlast the layer's 5 s blocking pop.
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 10}],
+                "prefix": "minhu-ws",
+                "capacity": WS_CAPACITY,
+                "expiry": WS_EXPIRY,
+                # A socket's group memberships outlive the longest day on duty.
+                "group_expiry": 86400,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": WS_CAPACITY, "expiry": WS_EXPIRY},
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

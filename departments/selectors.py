@@ -85,3 +85,35 @@ def report_categories() -> list[tuple[str, list[Category]]]:
     for category in leaves:
         groups.setdefault(category.parent.name if category.parent else "", []).append(category)
     return list(groups.items())
+
+
+WATCH_MEMBER, WATCH_SUBTREE = "member", "subtree"
+
+
+def unit_watch(user, unit: Unit) -> str | None:
+    """How the user may follow a unit's tickets (queue page, unit socket).
+
+    Over its whole subtree for the centre and for a supervisor of it or of a unit above
+    it; its own tickets for its handlers and unit admins; otherwise not at all.
+    """
+    scope = staff_scope(user)
+    if scope.sees_all:
+        return WATCH_SUBTREE
+    supervised = Membership.objects.filter(user=user, role=Role.SUPERVISOR, unit__is_active=True)
+    if any(unit.path.startswith(path) for path in supervised.values_list("unit__path", flat=True)):
+        return WATCH_SUBTREE
+    if unit.id in scope.handled_unit_ids:
+        return WATCH_MEMBER
+    return None
+
+
+def watched_units(user) -> list[tuple[Unit, str]]:
+    """The units a user follows by membership (the queue page's choices), in tree order."""
+    memberships = Membership.objects.filter(
+        user=user, unit__is_active=True, role__in=(*UNIT_ROLES, Role.SUPERVISOR)
+    ).select_related("unit").order_by("unit__path")
+    watched: dict[int, tuple[Unit, str]] = {}
+    for m in memberships:
+        if m.role == Role.SUPERVISOR or m.unit_id not in watched:
+            watched[m.unit_id] = (m.unit, WATCH_SUBTREE if m.role == Role.SUPERVISOR else WATCH_MEMBER)
+    return list(watched.values())

@@ -77,3 +77,58 @@ def browse(db):
         return client
 
     return client_for
+
+
+@pytest.fixture
+def asgi_server(transactional_db, settings):
+    """Serve the ASGI application (HTTP with static files, and the WebSockets) on a free port.
+
+    The production stack: uvicorn, the Redis channel layer, the test database (committed
+    data, hence transactional_db). Yields the base URL, http://127.0.0.1:<port>.
+    """
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from django.db import connections
+
+    from channels.layers import channel_layers
+
+    from config.asgi import application
+
+    # A channel layer serves the one event loop that receives on it: give this server its own.
+    channel_layers.backends.clear()
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+    # Connections opened by the server's threads must close after each request, or the
+    # test database could not be flushed and dropped.
+    database = connections["default"].settings_dict
+    kept_age = database["CONN_MAX_AGE"]
+    database["CONN_MAX_AGE"] = 0
+    static = ASGIStaticFilesHandler(application)
+
+    async def app(scope, receive, send):
+        handler = static if scope["type"] == "http" else application
+        return await handler(scope, receive, send)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws_max_size=65536,
+        timeout_graceful_shutdown=1,
+    ))
+    thread = threading.Thread(target=server.run, name="asgi-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the ASGI server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        database["CONN_MAX_AGE"] = kept_age
+        channel_layers.backends.clear()

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from departments import calendar
 from departments.models import Unit, UnitKind
-from tickets import notifications
+from tickets import broadcast, notifications
 from tickets.errors import TicketError
 from tickets.models import (
     RUNNING_STAGES,
@@ -142,6 +142,7 @@ def _check_batch(tickets: list[Ticket], now: dt.datetime) -> int:
         for t, stage, level, due, _warn in new
     )
     _notify_cards(new, events)
+    broadcast.announce(events)
     return len(new)
 
 

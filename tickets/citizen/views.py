@@ -27,6 +27,7 @@ from tickets.citizen.timeline import describe, state_words
 from tickets.errors import TicketError
 from tickets.models import Channel
 from tickets.selectors import (
+    last_event_id,
     ticket_for_citizen,
     ticket_public_deadline,
     ticket_public_events,
@@ -161,8 +162,12 @@ def find(request: HttpRequest) -> HttpResponse:
     return render(request, "citizen/find.html", {"find_form": form}, status=400 if form.is_bound else 200)
 
 
-def _may_track(request: HttpRequest, number: str) -> bool:
-    return request.session.get(_SESSION_TRACKING, {}).get(number, 0) > time.time()
+def may_track(session, number: str) -> bool:
+    """Whether this browser session gave the ticket's access code within the last half hour.
+
+    The tracking page and its live socket (tickets.sockets) both ask this.
+    """
+    return session.get(_SESSION_TRACKING, {}).get(number, 0) > time.time()
 
 
 def _code_tries_exceeded(request: HttpRequest, number: str) -> bool:
@@ -182,7 +187,7 @@ def track(request: HttpRequest, number: str) -> HttpResponse:
     An unknown number and a wrong code get the same answer: the page must not tell
     which numbers exist.
     """
-    if request.method == "GET" and _may_track(request, number):
+    if request.method == "GET" and may_track(request.session, number):
         ticket = ticket_for_citizen(number=number)
         if ticket is not None:
             return _ticket_page(request, ticket)
@@ -212,6 +217,7 @@ def _ticket_page(request: HttpRequest, ticket) -> HttpResponse:
         "paused_until": ticket.paused_until,  # set only while the unit waits for the citizen
         "reply": ticket_public_reply(ticket),
         "lines": [describe(event) for event in ticket_public_events(ticket)],
+        "last_event": last_event_id(),  # the page's socket resumes after it
     })
     response["Cache-Control"] = "private, no-store"
     return response

@@ -1,0 +1,49 @@
+"""Which units have someone on duty online, from their members' unit sockets."""
+
+import pytest
+
+from tests.factories import make_city
+from tickets.sockets import presence
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def city(transactional_db):
+    presence.store().online()  # drop what earlier tests left to lapse
+    return make_city()
+
+
+def test_members_on_unit_sockets_count_as_online_and_the_desk_is_told(city, sockets):
+    desk = sockets("/ws/dispatch/", user=city.dispatcher)
+    desk.ready()
+    first = sockets("/ws/units/water-group/", user=city.handler)
+    first.ready()
+    assert desk.next(presence=True) == {"type": "presence", "unit": "water-group", "online": 1}
+    second = sockets("/ws/units/water-group/", user=city.unit_admin, via="session")
+    second.ready()
+    assert desk.next(presence=True)["online"] == 2
+    # Watching a unit from above is not being on duty there.
+    sockets("/ws/units/wuchang-zhongnan/", user=city.supervisor).ready()
+    sockets("/ws/units/power-supply/", user=city.dispatcher).ready()
+    assert presence.online_units() == {"water-group": 2}
+
+    first.close()
+    assert desk.next(presence=True) == {"type": "presence", "unit": "water-group", "online": 1}
+    second.send({"type": "ping"})
+    assert second.next() == {"type": "pong"}
+    assert presence.online_units() == {"water-group": 1}
+
+
+def test_a_socket_whose_process_died_lapses_by_itself(city, monkeypatch):
+    import asyncio
+    import threading
+
+    # Marked from a thread of its own, as a server's loop would (this one may have a loop running).
+    marking = threading.Thread(target=asyncio.run, args=(presence.store().mark("lapsing-unit", "specific.gone!1"),))
+    marking.start()
+    marking.join()
+    assert presence.online_units().get("lapsing-unit") == 1
+    real_time = presence.time.time
+    monkeypatch.setattr(presence.time, "time", lambda: real_time() + presence.TTL_SECONDS + 1)
+    assert "lapsing-unit" not in presence.online_units()

@@ -1,0 +1,1 @@
+"""The live side: WebSocket authentication, consumers, presence of units on duty."""

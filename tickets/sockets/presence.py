@@ -1,0 +1,113 @@
+"""Which units have someone on duty online: counted from their members' open unit sockets.
+
+Each socket is an entry with an expiry, renewed by the client's ping (every 25 s); an
+ASGI process that dies leaves entries that lapse by themselves. With Redis it is one
+sorted set shared by every process; embedded, a dictionary of the one process.
+"""
+
+import asyncio
+import threading
+import time
+import weakref
+
+from django.conf import settings
+
+KEY = "minhu:presence"
+# A socket is counted this long after its last sign of life.
+TTL_SECONDS = 75
+
+
+def _member(unit_code: str, channel_name: str) -> str:
+    return f"{unit_code}|{channel_name}"
+
+
+def _count(members) -> dict[str, int]:
+    online: dict[str, int] = {}
+    for member in members:
+        code = (member.decode() if isinstance(member, bytes) else member).split("|", 1)[0]
+        online[code] = online.get(code, 0) + 1
+    return online
+
+
+class _Local:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.entries: dict[str, float] = {}
+
+    async def mark(self, unit_code: str, channel_name: str) -> int:
+        with self.lock:
+            self.entries[_member(unit_code, channel_name)] = time.time() + TTL_SECONDS
+        return self.online().get(unit_code, 0)
+
+    async def leave(self, unit_code: str, channel_name: str) -> int:
+        with self.lock:
+            self.entries.pop(_member(unit_code, channel_name), None)
+        return self.online().get(unit_code, 0)
+
+    def online(self) -> dict[str, int]:
+        now = time.time()
+        with self.lock:
+            for member in [m for m, until in self.entries.items() if until <= now]:
+                del self.entries[member]
+            return _count(self.entries)
+
+
+class _Redis:
+    def __init__(self, url: str):
+        self.url = url
+        self._async = weakref.WeakKeyDictionary()  # event loop -> client (clients are loop-bound)
+        self._sync = None
+
+    def _client(self):
+        import redis.asyncio
+
+        loop = asyncio.get_running_loop()
+        if loop not in self._async:
+            self._async[loop] = redis.asyncio.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
+        return self._async[loop]
+
+    async def _count_unit(self, client, unit_code: str) -> int:
+        members = await client.zrangebyscore(KEY, time.time(), "+inf")
+        return _count(members).get(unit_code, 0)
+
+    async def mark(self, unit_code: str, channel_name: str) -> int:
+        client = self._client()
+        await client.zadd(KEY, {_member(unit_code, channel_name): time.time() + TTL_SECONDS})
+        return await self._count_unit(client, unit_code)
+
+    async def leave(self, unit_code: str, channel_name: str) -> int:
+        client = self._client()
+        await client.zrem(KEY, _member(unit_code, channel_name))
+        return await self._count_unit(client, unit_code)
+
+    def online(self) -> dict[str, int]:
+        import redis
+
+        if self._sync is None:
+            self._sync = redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
+        now = time.time()
+        pipe = self._sync.pipeline()
+        pipe.zremrangebyscore(KEY, "-inf", now)
+        pipe.zrangebyscore(KEY, now, "+inf")
+        return _count(pipe.execute()[1])
+
+
+_store = None
+
+
+def store():
+    global _store
+    if _store is None:
+        _store = _Redis(settings.REDIS_URL) if settings.REDIS_URL else _Local()
+    return _store
+
+
+def online_units() -> dict[str, int]:
+    """Return {unit code: sockets of its members open now}; empty when presence cannot be read."""
+    try:
+        return store().online()
+    except Exception:  # noqa: BLE001 - the desk still works without it
+        import logging
+
+        logging.getLogger(__name__).warning("Presence could not be read", exc_info=True)
+        return {}
