@@ -21,9 +21,15 @@ class MinhuAdminSite(admin.AdminSite):
         from departments.selectors import staff_scope
 
         context = super().each_context(request)
-        # Operators take calls from every page of the back office.
-        if staff_scope(request.user).is_operator:
+        scope = staff_scope(request.user)
+        # Operators take calls from every page of the back office; dispatchers reach
+        # their live desk, unit staff and supervisors their live queue, from every page too.
+        if scope.is_operator:
             context["call_entry_url"] = reverse("desk:call")
+        if scope.is_dispatcher:
+            context["dispatch_desk_url"] = reverse("desk:dispatch")
+        if scope.visible_unit_ids:
+            context["live_queue_url"] = reverse("desk:queue-mine")
         return context
 
     def index(self, request, extra_context=None):

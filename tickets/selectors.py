@@ -4,11 +4,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from departments.models import Unit, UnitKind
+from departments.models import Routing, Unit, UnitKind
 from departments.selectors import staff_scope
 from tickets.errors import InvalidInput, NotAllowed, NotFound
 from tickets.models import RESOLVE_RUNNING_STATES, ExtensionRequest, Notification, Sla, State, Ticket, TicketEvent
@@ -275,3 +275,94 @@ def _parse_time(value: object) -> dt.datetime | None:
         return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         return None
+
+
+# -- the live dispatch desk and unit queues ---------------------------------------------
+
+DESK_STATES = (State.REPORTED, State.ACCEPTED)
+UNIT_QUEUE_STATES = (State.DISPATCHED, State.IN_PROGRESS)
+OPEN_LOAD_STATES = (State.DISPATCHED, State.IN_PROGRESS)
+QUEUE_ROWS = 100
+
+
+def _most_urgent_first(tickets: QuerySet[Ticket], now: dt.datetime) -> QuerySet[Ticket]:
+    """Red cards first, then yellow, then the rest; newest first within each."""
+    urgency = Case(
+        When(due_at__lte=now, then=Value(0)), When(warn_at__lte=now, then=Value(1)), default=Value(2),
+        output_field=IntegerField(),
+    )
+    return tickets.annotate(urgency=urgency).order_by("urgency", "-id")
+
+
+def desk_queue(*, now: dt.datetime | None = None) -> QuerySet[Ticket]:
+    """Return the centre's live queue: new reports and accepted or returned tickets, most urgent first."""
+    tickets = Ticket.objects.filter(state__in=DESK_STATES).select_related("category")
+    return _most_urgent_first(tickets, now or timezone.now())
+
+
+@dataclass(frozen=True)
+class DeskCounters:
+    waiting: int
+    reported_today: int
+    at_risk: int
+
+
+def desk_counters(*, now: dt.datetime | None = None) -> DeskCounters:
+    """Return today's intake (local day), the tickets waiting for the centre, and those at risk
+    (a yellow or red card on a running deadline) anywhere in the city."""
+    now = now or timezone.now()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return DeskCounters(
+        waiting=Ticket.objects.filter(state__in=DESK_STATES).count(),
+        reported_today=Ticket.objects.filter(reported_at__gte=midnight).count(),
+        at_risk=Ticket.objects.filter(warn_at__lte=now).count(),
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A unit the desk suggests for a ticket, why, and how many open tickets it holds now."""
+
+    unit: Unit
+    reason: str
+    open_load: int
+
+
+def dispatch_candidates(ticket: Ticket) -> list[Candidate]:
+    """Return the units the ticket most likely belongs to, best first.
+
+    A territorial category goes to the street or district named in the address (the
+    street first); every category offers its usual unit. Each comes with its open load,
+    so the dispatcher sees a unit already drowning.
+    """
+    found: list[tuple[Unit, str]] = []
+    if ticket.category.routing == Routing.TERRITORIAL and ticket.address:
+        places = [u for u in Unit.objects.filter(is_active=True, kind__in=(UnitKind.STREET, UnitKind.DISTRICT))
+                  if u.name and u.name in ticket.address]
+        for unit in sorted(places, key=lambda u: (u.kind != UnitKind.STREET, u.path)):
+            found.append((unit, gettext("The address is in %(place)s.") % {"place": unit.name}))
+    usual = dispatch_suggestion(ticket)
+    if usual is not None and usual.id not in {u.id for u, _r in found}:
+        found.append((usual, gettext("The usual unit for %(category)s.") % {"category": ticket.category.name}))
+    loads = dict(
+        Ticket.objects.filter(unit_id__in=[u.id for u, _r in found], state__in=OPEN_LOAD_STATES)
+        .values_list("unit_id").annotate(n=Count("id")).values_list("unit_id", "n")
+    ) if found else {}
+    return [Candidate(unit, reason, loads.get(unit.id, 0)) for unit, reason in found]
+
+
+def unit_queue(unit: Unit, *, subtree: bool, now: dt.datetime | None = None) -> QuerySet[Ticket]:
+    """Return a unit's (or its subtree's) tickets to sign for or handle, most urgent first."""
+    tickets = Ticket.objects.filter(state__in=UNIT_QUEUE_STATES)
+    if subtree:
+        tickets = tickets.filter(unit__path__startswith=unit.path)
+    else:
+        tickets = tickets.filter(unit=unit)
+    sent_back = TicketEvent.objects.filter(ticket=OuterRef("pk"), kind="send_back", to_state=OuterRef("state"))
+    tickets = tickets.select_related("category", "unit").annotate(was_sent_back=Exists(sent_back))
+    return _most_urgent_first(tickets, now or timezone.now())
+
+
+def last_event_id() -> int:
+    """The newest event's id: a page rendered now resumes its socket after it."""
+    return TicketEvent.objects.aggregate(last=Max("id"))["last"] or 0

@@ -30,11 +30,10 @@ def problems() -> list[str]:
     return []
 
 
-@pytest.fixture
-def page(browser, live_server, problems):
-    """Return a phone-sized page (320 x 640) that may talk to the live server only."""
-    own = urlsplit(live_server.url).netloc
-    context = browser.new_context(viewport={"width": 320, "height": 640}, locale="zh-CN")
+def watched_page(browser, base_url: str, problems: list[str], **context_options):
+    """Open a page in a new context that may talk to `base_url`'s host only; what goes wrong lands in `problems`."""
+    own = urlsplit(base_url).netloc
+    context = browser.new_context(locale="zh-CN", **context_options)
 
     def only_own_host(route):
         url = urlsplit(route.request.url)
@@ -47,5 +46,12 @@ def page(browser, live_server, problems):
     page = context.new_page()
     page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    return page
+
+
+@pytest.fixture
+def page(browser, asgi_server, problems):
+    """Return a phone-sized page (320 x 640) that may talk to the ASGI server (HTTP and sockets) only."""
+    page = watched_page(browser, asgi_server, problems, viewport={"width": 320, "height": 640})
     yield page
-    context.close()
+    page.context.close()

@@ -10,22 +10,22 @@ from tests.factories import make_ticket
 from tickets.models import Channel, Ticket
 
 
-def _logged_in(page, live_server, user) -> None:
+def _logged_in(page, asgi_server, user) -> None:
     client = Client()
     client.force_login(user)
     page.context.add_cookies([{
         "name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-        "domain": urlsplit(live_server.url).hostname, "path": "/",
+        "domain": urlsplit(asgi_server).hostname, "path": "/",
     }])
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_operator_sees_the_callers_tickets_while_typing_and_enters_the_call(page, live_server, city, problems):
+def test_an_operator_sees_the_callers_tickets_while_typing_and_enters_the_call(page, asgi_server, city, problems):
     earlier = make_ticket(city, reporter_phone="13900139000", description="楼道灯坏了")
     page.set_viewport_size({"width": 1280, "height": 900})
-    _logged_in(page, live_server, city.operator)
+    _logged_in(page, asgi_server, city.operator)
 
-    page.goto(f"{live_server.url}/desk/call/")
+    page.goto(f"{asgi_server}/desk/call/")
     assert page.locator(".desk-lookup").is_hidden()  # the script looks up by itself
     page.locator("#id_phone").press_sequentially("139 0013 9000", delay=20)
     history = page.locator("#caller-history")

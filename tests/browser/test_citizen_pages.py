@@ -18,11 +18,11 @@ def _fits_the_screen(page) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_citizen_reports_on_a_phone_and_follows_the_report_with_the_code(page, live_server, problems):
+def test_a_citizen_reports_on_a_phone_and_follows_the_report_with_the_code(page, asgi_server, problems):
     make_category()
     upload = photo("pipe.png", size=(64, 48))
 
-    page.goto(f"{live_server.url}/")
+    page.goto(f"{asgi_server}/")
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     _accessible(page)
     _fits_the_screen(page)
@@ -55,11 +55,11 @@ def test_a_citizen_reports_on_a_phone_and_follows_the_report_with_the_code(page,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_code_form_and_a_refused_report_are_accessible_and_english_is_one_click_away(page, live_server,
+def test_the_code_form_and_a_refused_report_are_accessible_and_english_is_one_click_away(page, asgi_server,
                                                                                         problems):
     make_category()
 
-    page.goto(f"{live_server.url}/")
+    page.goto(f"{asgi_server}/")
     page.click("button[name=language][value=en]")
     page.wait_for_selector("html[lang=en]")
     page.select_option("#id_category", "water-outage")
@@ -73,7 +73,7 @@ def test_the_code_form_and_a_refused_report_are_accessible_and_english_is_one_cl
     _accessible(page)
     assert Ticket.objects.count() == 0
 
-    page.goto(f"{live_server.url}/track/2611240000001/")
+    page.goto(f"{asgi_server}/track/2611240000001/")
     _accessible(page)
     _fits_the_screen(page)
     # The refused form answers 400, which Chromium logs as a failed load; nothing else may.

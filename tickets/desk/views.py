@@ -26,13 +26,20 @@ _SESSION_CODES = "desk_codes"
 _FIELD_NAMES = {"location": "address"}
 
 
-def _operator_only(view):
-    def check(request, *args, **kwargs):
-        if not staff_scope(request.user).is_operator:
-            raise PermissionDenied(_("Only the centre's operators enter calls."))
-        return view(request, *args, **kwargs)
+def staff_only(allowed, refusal):
+    """Decorate a desk view: logged in, and `allowed(scope)` true, or 403 with `refusal`."""
+    def decorate(view):
+        def check(request, *args, **kwargs):
+            if not allowed(staff_scope(request.user)):
+                raise PermissionDenied(refusal())
+            return view(request, *args, **kwargs)
 
-    return login_required(check)
+        return login_required(check)
+
+    return decorate
+
+
+_operator_only = staff_only(lambda scope: scope.is_operator, lambda: _("Only the centre's operators enter calls."))
 
 
 def _context(request, **extra) -> dict:

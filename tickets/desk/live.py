@@ -1,0 +1,105 @@
+"""The live staff screens: the dispatch desk and a unit's queue.
+
+Both are plain pages first (they work, and refresh, without script). Their script opens
+the matching socket (tickets.sockets) and, on each event, fetches the page again and
+swaps the parts that changed, so everything shown is rendered here, under the same
+scope and masking as every other staff page. The desk's buttons call the staff API.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from departments.models import Unit
+from departments.selectors import WATCH_SUBTREE, staff_scope, unit_watch, watched_units
+from tickets.desk.views import _context, staff_only
+from tickets.errors import NotFound
+from tickets.selectors import (
+    QUEUE_ROWS,
+    desk_counters,
+    desk_queue,
+    dispatch_candidates,
+    dispatch_units,
+    last_event_id,
+    ticket_events,
+    ticket_get,
+    ticket_reporter,
+    unit_queue,
+)
+from tickets.sockets import presence
+
+
+_dispatcher_only = staff_only(
+    lambda scope: scope.is_dispatcher, lambda: _("Only the centre's dispatchers work the dispatch desk.")
+)
+
+
+def _no_store(response):
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@_dispatcher_only
+@require_GET
+def dispatch_desk(request):
+    """The centre's live queue, counters, units on duty, and the chosen ticket's panel."""
+    now = timezone.now()
+    units = list(dispatch_units())
+    online = presence.online_units()
+    selected = request.GET.get("ticket", "")
+    return _no_store(render(request, "desk/dispatch.html", _context(
+        request, title=_("Dispatch desk"), now=now,
+        last_event=last_event_id(),  # read before the rows: the socket resumes after it
+        rows=list(desk_queue(now=now)[:QUEUE_ROWS]), counters=desk_counters(now=now),
+        units=[(unit, online.get(unit.code, 0)) for unit in units],
+        units_online=sum(1 for unit in units if online.get(unit.code)),
+        selected=selected, panel=_panel(request, selected) if selected else None,
+    )))
+
+
+@_dispatcher_only
+@require_GET
+def dispatch_panel(request, number: str):
+    """One ticket as the desk shows it beside the queue (a fragment the desk's script fetches)."""
+    panel = _panel(request, number)
+    if panel is None:
+        raise Http404(_("No such ticket."))
+    return _no_store(render(request, "desk/_dispatch_panel.html", panel))
+
+
+def _panel(request, number: str) -> dict | None:
+    try:
+        ticket = ticket_get(user=request.user, number=number)
+    except NotFound:
+        return None
+    return {
+        "ticket": ticket, "reporter": ticket_reporter(user=request.user, ticket=ticket),
+        "events": list(ticket_events(ticket)), "candidates": dispatch_candidates(ticket),
+        "dispatch_to": dispatch_units(), "api_url": reverse("api-ticket", args=[ticket.number]),
+    }
+
+
+@login_required
+@require_GET
+def unit_queue_page(request, code: str | None = None):
+    """A unit's live queue: tickets to sign for and to handle, newest dispatches announced."""
+    units = watched_units(request.user)
+    if code is None:
+        if not units:
+            raise PermissionDenied(_("Only members and supervisors of a unit have a queue."))
+        return redirect("desk:queue", code=units[0][0].code)
+    unit = Unit.objects.filter(code=code, is_active=True).first()
+    watch = unit_watch(request.user, unit) if unit is not None else None
+    if watch is None:
+        raise Http404(_("No such unit among your queues."))
+    subtree = watch == WATCH_SUBTREE
+    return _no_store(render(request, "desk/queue.html", _context(
+        request, title=_("Queue of %(unit)s") % {"unit": unit.name}, now=timezone.now(), unit=unit,
+        subtree=subtree, units=units, last_event=last_event_id(),
+        rows=list(unit_queue(unit, subtree=subtree)[:QUEUE_ROWS]),
+    )))
