@@ -210,3 +210,15 @@ def test_a_broken_channel_layer_never_costs_nor_holds_a_transition(city, setting
     assert ticket.state == State.DISPATCHED
     assert took < 5, took
     assert "Live update not sent" in caplog.text
+
+
+def test_the_embedded_in_memory_layer_carries_events_written_by_other_threads(city, sockets, settings):
+    # The embedded demo: one process, no Redis; its jobs thread and request threads write events.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    desk = sockets("/ws/dispatch/", user=city.dispatcher)
+    bureau = sockets("/ws/units/water-group/", user=city.handler)
+    desk.ready()
+    bureau.ready()
+    ticket = make_ticket(city, State.DISPATCHED)  # written from this test's thread
+    assert [desk.next()["type"] for _ in range(3)] == ["ticket.report", "ticket.accept", "ticket.dispatch"]
+    assert bureau.next()["number"] == ticket.number
