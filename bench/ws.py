@@ -1,18 +1,22 @@
 """Benchmark live delivery: how long a dispatch takes to reach every socket that should hear it.
 
-    .venv/bin/python bench/ws.py [--tickets 1000] [--per-unit 10] [--citizens 200] [--clients 8]
+    .venv/bin/python bench/ws.py [--tickets 1000] [--per-unit 10] [--citizens 200]
+                                 [--clients 8] [--rate N] [--api gunicorn|uvicorn]
+                                 [--api-workers 4] [--no-deflate]
+    .venv/bin/python bench/run.py --only ws        (the same, with the defaults)
 
-121 units with 10 connected staff sockets each plus 200 citizen tracking sockets and the
+121 units with 10 connected staff sockets each, 200 citizen tracking sockets and the
 dispatch centre's socket, on loopback, against the production ASGI server (uvicorn, one
-worker, Redis channel layer); 1,000 accepted tickets are dispatched through the API and
-each message's delay is its arrival at a socket minus the arrival of its API response,
-both read on this process's monotonic clock. Target: p99 < 100 ms, nothing lost or
-duplicated; the server's memory is stated.
+worker process, Redis channel layer). 1,000 accepted tickets are dispatched through the
+API, which runs as in production under gunicorn (`--api uvicorn` sends it to the sockets'
+own process instead). A message's delay is its arrival at a socket minus the arrival of
+its API response, both read on this process's monotonic clock. Target: p99 < 100 ms,
+nothing lost or duplicated; the ASGI process's memory is stated.
 
 It uses its own database (DATABASE_URL with the name replaced by minhu_bench_ws, created,
 migrated and seeded when missing) and its own Redis database (12, emptied at the start:
-stale group members and rate-limit counters of a previous run would skew this one). Each
-run adds 1,000 fresh accepted tickets. It reports; it never fails on a figure.
+group members and rate-limit counters left by a previous run would skew this one). Each
+run adds fresh accepted tickets. It reports; it never fails on a figure.
 """
 
 import argparse
@@ -36,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import prepare  # noqa: E402
 
+# Production serves collected static files; neither the API nor the sockets touch them.
 warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 DATABASE_NAME = "minhu_bench_ws"
@@ -44,8 +49,8 @@ HANDLER_PREFIX = "wsbench"
 TARGET_P99_MS = 100.0
 # A message still missing this long after the last API response counts as lost.
 LOSS_WAIT_SECONDS = 10.0
-# Handshakes in flight at once: each costs the server's one sync thread a few queries, and
-# opening all 1,411 at once only makes them time out in its queue.
+# Handshakes in flight at once: each waits for the server's one sync thread (token and
+# scope queries), so opening all 1,411 together only makes them queue there.
 OPENING_AT_ONCE = 32
 
 _rule = prepare.rule
@@ -73,7 +78,7 @@ class Plan:
     units: list[str]
     handler_tokens: dict[str, list[str]]  # unit code -> tokens of its bench handlers
     tickets: list[tuple[str, str]]  # (number, unit code to dispatch to), in dispatch order
-    citizens: dict[str, str]  # number -> access code, the tickets a citizen tracks
+    citizens: dict[str, str]  # number -> access code, of the tickets a citizen tracks
 
 
 def _handlers(units, per_unit: int) -> dict[str, list[str]]:
@@ -86,19 +91,21 @@ def _handlers(units, per_unit: int) -> dict[str, list[str]]:
     from departments.services import staff_upsert
 
     User = get_user_model()
-    wanted = {f"{HANDLER_PREFIX}-{unit.code}-{i}": unit for unit in units for i in range(per_unit)}
+    wanted = {f"{HANDLER_PREFIX}-{u.code}-{i}": u for u in units for i in range(per_unit)}
     existing = set(User.objects.filter(username__in=wanted).values_list("username", flat=True))
     missing = [name for name in wanted if name not in existing]
     if missing:
         started = time.perf_counter()
-        # One transaction: one commit instead of 1,210, and their broadcasts sent together.
+        # One transaction, so one commit rather than one per account.
         with transaction.atomic():
             for name in missing:
                 staff_upsert(username=name, unit=wanted[name], role=Role.HANDLER)
-        print(f"  {len(missing):,} handler accounts created in {time.perf_counter() - started:.1f} s")
+        print(f"  {len(missing):,} handler accounts created in "
+              f"{time.perf_counter() - started:.1f} s (staff_upsert)")
     users = dict(User.objects.filter(username__in=wanted).values_list("username", "id"))
     tokens = dict(Token.objects.filter(user_id__in=users.values()).values_list("user_id", "key"))
-    new = [Token(user_id=uid, key=Token.generate_key()) for uid in users.values() if uid not in tokens]
+    new = [Token(user_id=uid, key=Token.generate_key())
+           for uid in users.values() if uid not in tokens]
     if new:
         Token.objects.bulk_create(new)
         tokens.update((t.user_id, t.key) for t in new)
@@ -109,14 +116,14 @@ def _handlers(units, per_unit: int) -> dict[str, list[str]]:
 
 
 def _accepted_tickets(count: int, citizens: int, dispatcher) -> tuple[list[str], dict[str, str]]:
-    """Open and accept `count` tickets; return their numbers and the access codes of every
-    (count // citizens)-th, the ones a citizen tracks."""
+    """Open and accept `count` tickets; return their numbers, and the access codes of
+    `citizens` of them spread evenly, the ones a citizen tracks."""
     from departments.models import Category
     from tickets import services
     from tickets.models import Channel
 
-    category = Category.objects.filter(is_active=True, parent__isnull=False, children__isnull=True) \
-        .order_by("code").first()
+    category = (Category.objects.filter(is_active=True, parent__isnull=False,
+                                        children__isnull=True).order_by("code").first())
     every = max(1, count // citizens) if citizens else 0
     numbers, codes = [], {}
     for i in range(count):
@@ -137,7 +144,8 @@ def prepare_data(*, tickets: int, per_unit: int, citizens: int) -> Plan:
 
     from departments.models import Unit, UnitKind
 
-    units = list(Unit.objects.filter(is_active=True).exclude(kind=UnitKind.CENTRE).order_by("code"))
+    units = list(Unit.objects.filter(is_active=True).exclude(kind=UnitKind.CENTRE)
+                 .order_by("code"))
     dispatcher = get_user_model().objects.get(username="dispatcher")
     dispatcher_token, _ = Token.objects.get_or_create(user=dispatcher)
     handler_tokens = _handlers(units, per_unit)
@@ -145,19 +153,19 @@ def prepare_data(*, tickets: int, per_unit: int, citizens: int) -> Plan:
     started = time.perf_counter()
     numbers, codes = _accepted_tickets(tickets, citizens, dispatcher)
     print(f"  {tickets:,} tickets created and accepted in {time.perf_counter() - started:.1f} s "
-          f"(ticket_create + ticket_accept, one dispatcher)")
-    codes_by_index = [u.code for u in units]
-    plan = Plan(
+          f"(ticket_create + ticket_accept by the demo dispatcher)")
+    codes_in_order = [u.code for u in units]
+    return Plan(
         dispatcher_token=dispatcher_token.key,
-        units=codes_by_index,
+        units=codes_in_order,
         handler_tokens=handler_tokens,
-        tickets=[(number, codes_by_index[i % len(units)]) for i, number in enumerate(numbers)],
+        # Round robin over the units, decided here and sent with each dispatch.
+        tickets=[(n, codes_in_order[i % len(units)]) for i, n in enumerate(numbers)],
         citizens=codes,
     )
-    return plan
 
 
-# -- the server -------------------------------------------------------------------------
+# -- processes --------------------------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -216,43 +224,6 @@ def _processes() -> dict[int, tuple[float, str]]:
     return found
 
 
-class CpuWatch:
-    """CPU used between start() and stop(), by role: our servers, this client, the
-    benchmark's PostgreSQL backends, Redis, and whatever else runs on the machine."""
-
-    def __init__(self, servers: dict[str, "Server"]):
-        self.servers = servers
-
-    def start(self) -> None:
-        self.before, self.busy_before = _processes(), _machine_busy()
-
-    def stop(self) -> dict[str, float]:
-        after, busy = _processes(), _machine_busy() - self.busy_before
-        asgi, api = self.servers["asgi"], self.servers["api"]
-        api_pids = {api.pid, *_children(api.pid)}
-        used: dict[str, float] = collections.Counter()
-        for pid, (seconds, command) in after.items():
-            spent = seconds - self.before.get(pid, (0.0, ""))[0]
-            if pid == asgi.pid:
-                role = "asgi"
-            elif pid in api_pids:
-                role = "api"
-            elif pid == os.getpid():
-                role = "client"
-            elif command.startswith("postgres:") and f" {DATABASE_NAME} " in command:
-                role = "postgres"
-            elif command.startswith("postgres"):
-                role = "postgres other"
-            elif "redis-server" in command:
-                role = "redis"
-            else:
-                continue  # counted with the rest below, with the kernel's own time
-            used[role] += spent
-        used["rest"] = busy - sum(used.values())
-        used["machine"] = busy
-        return used
-
-
 class Server:
     """A server as a subprocess, its output in a log file of its own."""
 
@@ -290,8 +261,10 @@ class Server:
         self.log.close()
 
 
-def start_servers(env: dict[str, str], needed_files: int, *, api: str, api_workers: int) -> dict:
-    """Start the ASGI server (sockets, and the API unless gunicorn serves it); return them by role."""
+def start_servers(env: dict[str, str], needed_files: int, *, api: str,
+                  api_workers: int) -> dict[str, Server]:
+    """Start the ASGI server, and gunicorn for the API unless the ASGI server serves it too;
+    return them by role ("asgi", "api": the same server when it does both)."""
     bin_dir = Path(sys.executable).parent
     port = _free_port()
     asgi = Server("asgi", [
@@ -306,6 +279,47 @@ def start_servers(env: dict[str, str], needed_files: int, *, api: str, api_worke
             "-b", f"127.0.0.1:{port}",
         ], port, env, needed_files)
     return servers
+
+
+def _distinct(servers: dict[str, Server]) -> list[Server]:
+    return list(dict.fromkeys(servers.values()))
+
+
+class CpuWatch:
+    """CPU used between start() and stop(), by role: our servers, this client, the
+    benchmark's PostgreSQL backends, Redis, and whatever else runs on the machine."""
+
+    def __init__(self, servers: dict[str, Server]):
+        self.servers = servers
+
+    def start(self) -> None:
+        self.before, self.busy_before = _processes(), _machine_busy()
+
+    def stop(self) -> dict[str, float]:
+        after, busy = _processes(), _machine_busy() - self.busy_before
+        asgi, api = self.servers["asgi"], self.servers["api"]
+        api_pids = {api.pid, *_children(api.pid)}
+        used: dict[str, float] = collections.Counter()
+        for pid, (seconds, command) in after.items():
+            spent = seconds - self.before.get(pid, (0.0, ""))[0]
+            if pid == asgi.pid:
+                role = "asgi"
+            elif pid in api_pids:
+                role = "api"
+            elif pid == os.getpid():
+                role = "client"
+            elif command.startswith("postgres:") and f" {DATABASE_NAME} " in command:
+                role = "postgres"
+            elif command.startswith("postgres"):
+                role = "postgres other"
+            elif "redis-server" in command:
+                role = "redis"
+            else:
+                continue  # in "rest" below, with the kernel's time and ended processes'
+            used[role] += spent
+        used["rest"] = busy - sum(used.values())
+        used["machine"] = busy
+        return used
 
 
 # -- the clients ------------------------------------------------------------------------
@@ -333,18 +347,19 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, s
         chunks = []
         while True:
             size = int((await reader.readline()).split(b";")[0], 16)
-            chunks.append(await reader.readexactly(size + 2))
+            chunks.append((await reader.readexactly(size + 2))[:-2])
             if size == 0:
                 break
-        body = b"".join(c[:-2] for c in chunks)
+        body = b"".join(chunks)
     else:
         body = await reader.read()
     return status, headers, body
 
 
 class Http:
-    """One keep-alive HTTP/1.1 connection: the standard library's clients would need a
-    thread each, and their timings would then be taken off the sockets' event loop."""
+    """One HTTP/1.1 connection, kept alive when the server allows. The standard library's
+    clients would each need a thread, and their clocks would then run off the loop that
+    reads the sockets."""
 
     def __init__(self, port: int, token: str):
         self.port, self.token = port, token
@@ -359,7 +374,7 @@ class Http:
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
         self.writer.write(head.encode("latin-1") + body)
         status, headers, data = await _read_response(self.reader)
-        if headers.get("connection", "").lower() == "close":
+        if headers.get("connection", "").lower() == "close":  # gunicorn's sync workers
             self.close()
         return status, data
 
@@ -379,7 +394,6 @@ class Probe:
     headers: dict[str, str]
     local_address: str = "127.0.0.1"
     connection: object = None
-    ready_at: float | None = None
     failure: str | None = None
     closed: str | None = None
     # (monotonic arrival, raw text), parsed only after the run to keep the loop free.
@@ -394,21 +408,20 @@ class Tally:
         self.changed = asyncio.Event()
 
 
-async def _open(probe: Probe, port: int, gate: asyncio.Semaphore, compression: str | None) -> None:
+async def _open(probe: Probe, port: int, gate: asyncio.Semaphore,
+                compression: str | None) -> None:
     from websockets.asyncio.client import connect
 
     async with gate:
         try:
             probe.connection = await connect(
                 f"ws://127.0.0.1:{port}{probe.path}", additional_headers=probe.headers,
-                compression=compression, open_timeout=120, ping_interval=None, max_queue=None,
-                local_addr=(probe.local_address, 0),
+                compression=compression, open_timeout=120, ping_interval=None,
+                max_queue=None, local_addr=(probe.local_address, 0),
             )
             while True:
-                raw = await asyncio.wait_for(probe.connection.recv(), 120)
-                message = json.loads(raw)
+                message = json.loads(await asyncio.wait_for(probe.connection.recv(), 120))
                 if message["type"] == "socket.ready":
-                    probe.ready_at = time.monotonic()
                     return
         except Exception as error:  # noqa: BLE001 - reported per socket, the run goes on
             probe.failure = f"{type(error).__name__}: {error}"
@@ -475,7 +488,7 @@ class Run:
     times: dict[str, float]
     cpu: dict[str, float]  # CPU seconds by role over the measured window
     waited_for_loss: bool
-    log_mark: dict[str, int]  # log lines per server before the sockets were closed
+    log_mark: dict[str, int]  # each server's log lines before the sockets were closed
 
 
 async def _wait_until_up(server: Server, token: str, timeout: float = 90.0) -> None:
@@ -483,10 +496,11 @@ async def _wait_until_up(server: Server, token: str, timeout: float = 90.0) -> N
     last = "no answer"
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {server.process.returncode}")
+            raise RuntimeError(f"{server.shown()} exited with code {server.process.returncode}; "
+                               f"see {server.log.name}")
         http = Http(server.port, token)
         try:
-            # An authenticated API read: loads Django, the database connection and the token path.
+            # An authenticated read: Django, the database and the token path all answer.
             status, _ = await http.request("GET", "/api/v1/units/")
             if status == 200:
                 return
@@ -496,11 +510,12 @@ async def _wait_until_up(server: Server, token: str, timeout: float = 90.0) -> N
         finally:
             http.close()
         await asyncio.sleep(0.2)
-    raise RuntimeError(f"the server did not come up in {timeout:.0f} s ({last})")
+    raise RuntimeError(f"{server.shown()} did not answer in {timeout:.0f} s ({last})")
 
 
 async def _warm_up(api: Server, plan: Plan, clients: int, rounds: int = 8) -> None:
     """Read some tickets first: each API worker loads its code on its first requests."""
+
     async def reader(numbers: list[str]) -> None:
         http = Http(api.port, plan.dispatcher_token)
         try:
@@ -513,48 +528,55 @@ async def _warm_up(api: Server, plan: Plan, clients: int, rounds: int = 8) -> No
     await asyncio.gather(*(reader(numbers[i::clients]) for i in range(clients)))
 
 
+def _probes(plan: Plan) -> list[Probe]:
+    staff = {"Authorization": f"Token {plan.dispatcher_token}"}
+    probes = [Probe("dispatch", "", "/ws/dispatch/", staff)]
+    for code in plan.units:
+        probes += [Probe("unit", code, f"/ws/units/{code}/", {"Authorization": f"Token {token}"})
+                   for token in plan.handler_tokens[code]]
+    # Each citizen from an address of its own, as from the Internet: the tracking socket
+    # allows 20 access-code tries per client address and hour.
+    for i, (number, code) in enumerate(plan.citizens.items()):
+        probes.append(Probe("track", number, f"/ws/track/{number}/",
+                            {"X-Minhu-Access-Code": code},
+                            local_address=f"127.0.{1 + i // 250}.{1 + i % 250}"))
+    return probes
+
+
 async def drive(servers: dict[str, Server], plan: Plan, *, clients: int, rate: float | None,
                 compression: str | None) -> Run:
     memory, times = {}, {}
     asgi, api = servers["asgi"], servers["api"]
-    for server in dict.fromkeys((asgi, api)):
+    for server in _distinct(servers):
         await _wait_until_up(server, plan.dispatcher_token)
     await _warm_up(api, plan, clients)
     memory["before sockets"] = asgi.memory()
 
-    probes = [Probe("dispatch", "", "/ws/dispatch/", {"Authorization": f"Token {plan.dispatcher_token}"})]
-    for code in plan.units:
-        probes += [Probe("unit", code, f"/ws/units/{code}/", {"Authorization": f"Token {token}"})
-                   for token in plan.handler_tokens[code]]
-    # Each citizen from an address of its own, as on the Internet: the tracking socket
-    # allows 20 access-code tries per client address and hour.
-    for i, (number, code) in enumerate(plan.citizens.items()):
-        probes.append(Probe("track", number, f"/ws/track/{number}/", {"X-Minhu-Access-Code": code},
-                            local_address=f"127.0.{1 + i // 250}.{1 + i % 250}"))
-
+    probes = _probes(plan)
     gate = asyncio.Semaphore(OPENING_AT_ONCE)
     started = time.monotonic()
-    # The dispatch socket first, so that it should hear every unit socket come online.
+    # The dispatch socket first, so that it should hear every unit come online.
     await _open(probes[0], asgi.port, gate, compression)
     await asyncio.gather(*(_open(p, asgi.port, gate, compression) for p in probes[1:]))
     times["open"] = time.monotonic() - started
     opened = [p for p in probes if p.failure is None]
     tally = Tally()
     listeners = [asyncio.create_task(_listen(p, tally)) for p in opened]
-    # Let the presence announcements of 1,210 unit sockets drain before measuring.
+    # Let the last presence announcements pass before measuring.
     await asyncio.sleep(2.0)
     memory["all sockets open"] = asgi.memory()
 
-    expected = sum(
-        1 + len(plan.handler_tokens[unit]) + (number in plan.citizens) for number, unit in plan.tickets
-    )
+    expected = sum(1 + len(plan.handler_tokens[unit]) + (number in plan.citizens)
+                   for number, unit in plan.tickets)
     calls: list[Call] = []
-    queue = collections.deque(Call(i, number, unit) for i, (number, unit) in enumerate(plan.tickets))
+    queue = collections.deque(Call(i, n, u) for i, (n, u) in enumerate(plan.tickets))
     watch = CpuWatch(servers)
     watch.start()
     started = time.monotonic()
-    await asyncio.gather(*(_dispatcher(api.port, plan.dispatcher_token, queue, calls, started, rate)
-                           for _ in range(clients)))
+    await asyncio.gather(*(
+        _dispatcher(api.port, plan.dispatcher_token, queue, calls, started, rate)
+        for _ in range(clients)
+    ))
     last_answer = time.monotonic()
     times["dispatch"] = last_answer - started
     deadline = last_answer + LOSS_WAIT_SECONDS
@@ -568,11 +590,11 @@ async def drive(servers: dict[str, Server], plan: Plan, *, clients: int, rate: f
     waited_for_loss = tally.dispatches < expected
     cpu = watch.stop()
     times["window"] = time.monotonic() - started
-    # Late duplicates or strays would arrive now.
+    # Late duplicates and strays would arrive now.
     await asyncio.sleep(1.0)
     memory["after the run, sockets open"] = asgi.memory()
 
-    log_mark = {server.name: len(server.log_lines()) for server in dict.fromkeys((asgi, api))}
+    log_mark = {server.name: len(server.log_lines()) for server in _distinct(servers)}
     for task in listeners:
         task.cancel()
     await asyncio.gather(*listeners, return_exceptions=True)
@@ -602,20 +624,25 @@ class Delivery:
     misdelivered: int = 0
     delays_ms: list[float] = field(default_factory=list)
 
+    def add(self, other: "Delivery") -> None:
+        for name in ("expected", "received", "lost", "duplicated", "misdelivered"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.delays_ms += other.delays_ms
+
 
 def analyse(plan: Plan, run: Run) -> tuple[dict[str, Delivery], dict]:
     unit_of = dict(plan.tickets)
-    answered = {c.number: c.answered for c in run.calls if c.answered is not None and c.status == 200}
+    answered = {c.number: c.answered for c in run.calls if c.status == 200}
     sent = {c.number: c.sent for c in run.calls}
-    by_kind = {kind: Delivery() for kind in ("unit", "track", "dispatch")}
-    extra = collections.Counter()
-    first_arrival: dict[str, float] = {}
-    last_arrival: dict[str, float] = {}
-    before_response = 0
-    since_request_ms: list[float] = []
     numbers_of = collections.defaultdict(set)
     for number, unit in plan.tickets:
         numbers_of[unit].add(number)
+    by_kind = {kind: Delivery() for kind in ("unit", "track", "dispatch")}
+    others = collections.Counter()
+    first_arrival: dict[str, float] = {}
+    last_arrival: dict[str, float] = {}
+    since_request_ms: list[float] = []
+    presence: list[dict] = []
     for probe in run.probes:
         d = by_kind[probe.kind]
         if probe.kind == "unit":
@@ -634,35 +661,35 @@ def analyse(plan: Plan, run: Run) -> tuple[dict[str, Delivery], dict]:
             message = json.loads(raw)
             kind = message.get("type", "")
             if kind != "ticket.dispatch":
-                extra[kind] += 1
+                others[kind] += 1
+                if kind == "presence":
+                    presence.append(message)
                 continue
             if message["id"] in seen_ids:
                 d.duplicated += 1
                 continue
             seen_ids.add(message["id"])
             number = message["number"]
-            if number not in wanted or (probe.kind != "track" and message.get("unit") != unit_of[number]):
+            if number not in wanted or message.get("unit") != unit_of[number]:
                 d.misdelivered += 1
                 continue
-            if number in got:  # the same ticket's dispatch twice under two event ids
+            if number in got:  # the same ticket's dispatch again, under another event id
                 d.duplicated += 1
                 continue
             got.add(number)
             if number in answered:
-                delay = (at - answered[number]) * 1000
-                d.delays_ms.append(delay)
-                before_response += delay < 0
+                d.delays_ms.append((at - answered[number]) * 1000)
                 since_request_ms.append((at - sent[number]) * 1000)
             first_arrival[number] = min(first_arrival.get(number, at), at)
             last_arrival[number] = max(last_arrival.get(number, at), at)
         d.received += len(got)
         d.lost += len(wanted - got)
-    spread_ms = [(last_arrival[n] - first_arrival[n]) * 1000 for n in first_arrival]
     notes = {
-        "other messages": dict(extra),
-        "before response": before_response,
+        "others": others,
         "since request": since_request_ms,
-        "spread": spread_ms,
+        "spread": [(last_arrival[n] - first_arrival[n]) * 1000 for n in first_arrival],
+        "presence": len(presence),
+        "heard online": {m.get("unit") for m in presence if m.get("online")},
     }
     return by_kind, notes
 
@@ -675,127 +702,127 @@ def _mib(kib: int) -> str:
     return f"{kib / 1024:7.1f} MiB"
 
 
-def report(plan: Plan, run: Run, servers: dict[str, Server], compression: str | None,
+def _spread(values: list[float]) -> str:
+    return f"p50 {_percentile(values, 50):.1f} ms, p99 {_percentile(values, 99):.1f} ms"
+
+
+def report(plan: Plan, run: Run, servers: dict[str, Server], *, compression: str | None,
            clients: int, rate: float | None) -> None:
     by_kind, notes = analyse(plan, run)
     probes = run.probes
     failed = [p for p in probes if p.failure is not None]
-    closed = [p for p in probes if p.closed is not None]
     counts = collections.Counter(p.kind for p in probes)
+    asgi, api = servers["asgi"], servers["api"]
 
     _rule("sockets")
-    print(f"  {len(probes) - len(failed):,} of {len(probes):,} sockets ready in {run.times['open']:.1f} s "
+    print(f"  {len(probes) - len(failed):,} of {len(probes):,} ready in {run.times['open']:.1f} s "
           f"({counts['unit']:,} unit, {counts['track']:,} tracking, {counts['dispatch']} dispatch; "
-          f"{OPENING_AT_ONCE} handshakes at a time; permessage-deflate {'on' if compression else 'off'})")
+          f"{OPENING_AT_ONCE} handshakes at a time; permessage-deflate "
+          f"{'on' if compression else 'off'})")
     for p in failed[:5]:
         print(f"    not opened: {p.path} from {p.local_address}: {p.failure}")
-    for p in closed[:5]:
+    for p in [p for p in probes if p.closed is not None][:5]:
         print(f"    {p.path}: {p.closed} during the run")
 
     calls = run.calls
     good = [c for c in calls if c.status == 200]
-    latencies = [(c.answered - c.sent) * 1000 for c in good]
-    asgi, api = servers["asgi"], servers["api"]
     _rule(f"API ({'the same uvicorn process' if api is asgi else api.shown()})")
     print(f"  {len(good):,} of {len(plan.tickets):,} dispatches answered 200 in "
-          f"{run.times['dispatch']:.1f} s ({len(good) / run.times['dispatch']:.0f}/s) from {clients} "
-          f"clients{f' paced at {rate:g}/s' if rate else ', each sending as soon as answered'}; "
-          f"response time p50 {_percentile(latencies, 50):.1f} ms, "
-          f"p99 {_percentile(latencies, 99):.1f} ms")
+          f"{run.times['dispatch']:.1f} s ({len(good) / run.times['dispatch']:.0f}/s) from "
+          f"{clients} clients" + (f" paced at {rate:g}/s" if rate else
+                                  ", each sending again as soon as answered"))
+    print(f"  response time {_spread([(c.answered - c.sent) * 1000 for c in good])}")
     for c in [c for c in calls if c.status != 200][:5]:
         print(f"    {c.number} -> {c.unit}: {c.status or ''} {c.error}")
 
     _rule(f"figures (targets: delivery p99 < {TARGET_P99_MS:.0f} ms, nothing lost or duplicated)")
-    print(f"  {'sockets':<22} {'expected':>8} {'received':>8} {'lost':>5} {'dup':>4} {'misdel':>6} "
-          f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    total = Delivery()
+    print(f"  {'sockets':<16} {'expected':>8} {'received':>8} {'lost':>5} {'dup':>4} "
+          f"{'misdel':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     labels = {"unit": f"unit ({counts['unit']:,})", "track": f"tracking ({counts['track']:,})",
               "dispatch": f"dispatch ({counts['dispatch']})"}
-    for kind, d in by_kind.items():
-        for name in ("expected", "received", "lost", "duplicated", "misdelivered"):
-            setattr(total, name, getattr(total, name) + getattr(d, name))
-        total.delays_ms += d.delays_ms
+    total = Delivery()
+    for d in by_kind.values():
+        total.add(d)
     for label, d in [*((labels[k], d) for k, d in by_kind.items()), ("all", total)]:
         delays = d.delays_ms
-        print(f"  {label:<22} {d.expected:>8,} {d.received:>8,} {d.lost:>5,} {d.duplicated:>4,} "
-              f"{d.misdelivered:>6,} {_ms(_percentile(delays, 50))} {_ms(_percentile(delays, 95))} "
-              f"{_ms(_percentile(delays, 99))} {_ms(max(delays) if delays else float('nan'))}")
-    p99 = _percentile(total.delays_ms, 99)
-    print(f"  delay = arrival at the socket - arrival of the API response; "
-          f"{notes['before response']:,} of {len(total.delays_ms):,} arrived before their response "
-          f"(negative, kept as is)")
-    print(f"  from the request's sending instead: p50 {_percentile(notes['since request'], 50):.1f} ms, "
-          f"p99 {_percentile(notes['since request'], 99):.1f} ms; first to last socket of one ticket: "
-          f"p50 {_percentile(notes['spread'], 50):.1f} ms, p99 {_percentile(notes['spread'], 99):.1f} ms")
-    others = dict(notes["other messages"])
-    presence = others.pop("presence", 0)
-    joined = sum(1 for p in probes if p.kind == "unit" and p.failure is None)
-    print(f"  presence messages on the dispatch socket (not counted above): {presence:,} of the "
-          f"{joined:,} the unit sockets' joining sent"
-          + ("" if presence >= joined else
-             " - the rest were dropped by the server while the sockets were being opened"))
+        print(f"  {label:<16} {d.expected:>8,} {d.received:>8,} {d.lost:>5,} {d.duplicated:>4,} "
+              f"{d.misdelivered:>6,} {_ms(_percentile(delays, 50))} "
+              f"{_ms(_percentile(delays, 95))} {_ms(_percentile(delays, 99))} "
+              f"{_ms(max(delays, default=float('nan')))}")
+    early = sum(1 for delay in total.delays_ms if delay < 0)
+    print(f"  delay = arrival at the socket - arrival of the API response; {early:,} of "
+          f"{len(total.delays_ms):,} arrived before their response (negative, kept as is)")
+    print(f"  counted from the request's sending instead: {_spread(notes['since request'])}")
+    print(f"  first to last socket of one ticket: {_spread(notes['spread'])}")
+    if run.waited_for_loss:
+        print(f"  waited the full {LOSS_WAIT_SECONDS:.0f} s after the last response for the "
+              f"missing messages")
+    else:
+        print(f"  every message in {run.times['drain'] * 1000:.0f} ms after the last response")
+    online = {p.key for p in probes if p.kind == "unit" and p.failure is None}
+    heard = notes["heard online"] & online
+    print(f"  presence (not counted above): the dispatch socket heard {len(heard):,} of the "
+          f"{len(online):,} units come online, in {notes['presence']:,} messages"
+          + (f"; never: {', '.join(sorted(online - heard)[:4])}"
+             + (" ..." if len(online - heard) > 4 else "") if online - heard else ""))
+    others = {k: n for k, n in notes["others"].items() if k != "presence"}
     if others:
-        print("  other messages (not counted): " + ", ".join(
-            f"{k} {v:,}" for k, v in sorted(others.items())))
-    lost_wait = (f"waited the full {LOSS_WAIT_SECONDS:.0f} s for missing messages" if run.waited_for_loss
-                 else f"all in {run.times['drain'] * 1000:.0f} ms after the last response")
-    print(f"  {lost_wait}")
-    verdict_time = "PASS" if p99 < TARGET_P99_MS else "MISS"
-    verdict_loss = "PASS" if total.lost == total.duplicated == total.misdelivered == 0 else "MISS"
-    print(f"\n  delivery p99 {p99:.1f} ms < {TARGET_P99_MS:.0f} ms: {verdict_time}")
-    print(f"  lost {total.lost}, duplicated {total.duplicated}, misdelivered {total.misdelivered}: "
-          f"{verdict_loss}")
+        print("  other messages (not counted): "
+              + ", ".join(f"{k} {n:,}" for k, n in sorted(others.items())))
+    p99 = _percentile(total.delays_ms, 99)
+    verdict = "PASS" if p99 < TARGET_P99_MS else "MISS"
+    print(f"\n  delivery p99 {p99:.1f} ms < {TARGET_P99_MS:.0f} ms: {verdict}")
+    clean = total.lost == total.duplicated == total.misdelivered == 0
+    print(f"  lost {total.lost:,}, duplicated {total.duplicated:,}, misdelivered "
+          f"{total.misdelivered:,}: {'PASS' if clean else 'MISS'}")
 
     _rule(f"memory of the ASGI process (pid {asgi.pid}, one uvicorn worker, VmRSS)")
     base = run.memory["before sockets"]["VmRSS"]
     opened = len(probes) - len(failed)
     for what, values in run.memory.items():
-        extra = ""
+        per_socket = ""
         if what == "all sockets open" and opened:
-            extra = f"  (+{(values['VmRSS'] - base) / opened:.0f} KiB per socket)"
-        print(f"  {what:<30} {_mib(values['VmRSS'])}{extra}")
-    peak = max(v["VmHWM"] for v in run.memory.values())
-    print(f"  {'peak (VmHWM)':<30} {_mib(peak)}")
+            per_socket = f"  (+{(values['VmRSS'] - base) / opened:.0f} KiB a socket)"
+        print(f"  {what:<30} {_mib(values['VmRSS'])}{per_socket}")
+    print(f"  {'peak (VmHWM)':<30} {_mib(max(v['VmHWM'] for v in run.memory.values()))}")
 
     _rule("where the time went")
-    window = run.times["window"]
-    print(f"  CPU seconds over the {window:.1f} s from the first request to the last message "
+    window, cpu = run.times["window"], run.cpu
+    print(f"  CPU over the {window:.1f} s from the first request to the last message "
           f"(% of one core):")
-    cpu = run.cpu
     shares = [("uvicorn (sockets" + (")" if api is not asgi else " and API)"), cpu["asgi"])]
     if api is not asgi:
-        shares.append((f"gunicorn (API, {api.command[api.command.index('-w') + 1]} workers)",
-                       cpu["api"]))
+        workers = api.command[api.command.index("-w") + 1]
+        shares.append((f"gunicorn (API, {workers} workers)", cpu["api"]))
     shares += [
-        ("this client (all sockets and API clients)", cpu["client"]),
+        ("this client (every socket and API client)", cpu["client"]),
         (f"PostgreSQL backends of {DATABASE_NAME}", cpu["postgres"]),
-        ("PostgreSQL, the rest (other databases, its own jobs)", cpu["postgres other"]),
+        ("PostgreSQL, the rest", cpu["postgres other"]),
         ("Redis", cpu["redis"]),
-        ("everything else: kernel, other programs", cpu["rest"]),
+        ("the rest: kernel, ended and other processes", cpu["rest"]),
         (f"the whole machine ({os.cpu_count()} cores)", cpu["machine"]),
     ]
     for what, seconds in shares:
-        print(f"    {what:<52} {seconds:6.1f} s  {100 * seconds / window:4.0f} %")
-    print(f"  the client shares the machine's {os.cpu_count()} cores with the servers, PostgreSQL "
-          f"and Redis: its load is in these figures")
-    for server in dict.fromkeys((asgi, api)):
+        print(f"    {what:<46} {seconds:6.1f} s {100 * seconds / window:5.0f} %")
+    print(f"  this client shares the machine's {os.cpu_count()} cores with the servers, "
+          f"PostgreSQL and Redis: its load is in these figures")
+    for server in _distinct(servers):
         lines = server.log_lines()
         mark = run.log_mark[server.name]
         for when, part in (("until the sockets were closed", lines[:mark]),
                            ("while closing them all at once", lines[mark:])):
             over = [line for line in part if "over capacity" in line]
             errors = [line for line in part if line.startswith(("ERROR", "WARNING", "[ERROR]"))]
-            causes = collections.Counter(
-                line.split(":", 1)[0] for line in part if line.startswith(("redis.", "builtins."))
-                or line.split(":", 1)[0].endswith(("Error", "Exception"))
-            )
+            # The last line of each traceback names the exception.
+            heads = [line.split(":", 1)[0] for line in part if not line.startswith(" ")]
+            causes = collections.Counter(h for h in heads if h.endswith(("Error", "Exception")))
             if over:
-                print(f"  {server.name}, {when}: channel layer over capacity (messages dropped) "
-                      f"{len(over):,} times, e.g. {over[0]}")
+                print(f"  {server.name}, {when}: the channel layer refused a message "
+                      f"{len(over):,} times (over capacity), e.g. \"{over[0]}\"")
             if errors:
-                print(f"  {server.name}, {when}: {len(errors):,} ERROR/WARNING lines"
+                print(f"  {server.name}, {when}: {len(errors):,} ERROR/WARNING entries"
                       + (": " + ", ".join(f"{n:,} {c}" for c, n in causes.most_common(3))
-                         if causes else f", e.g. {errors[0][:120]}"))
+                         if causes else f", e.g. {errors[0][:100]}"))
         print(f"  {server.name} log: {server.log.name}")
 
 
@@ -804,29 +831,33 @@ def report(plan: Plan, run: Run, servers: dict[str, Server], compression: str | 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tickets", type=int, default=1000, help="tickets to dispatch (default 1,000)")
-    parser.add_argument("--per-unit", type=int, default=10, help="staff sockets per unit (default 10)")
-    parser.add_argument("--citizens", type=int, default=200, help="citizen tracking sockets (default 200)")
+    parser.add_argument("--tickets", type=int, default=1000,
+                        help="tickets to dispatch (default 1,000)")
+    parser.add_argument("--per-unit", type=int, default=10,
+                        help="staff sockets per unit (default 10)")
+    parser.add_argument("--citizens", type=int, default=200,
+                        help="citizen tracking sockets (default 200)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent API clients (default 8)")
     parser.add_argument("--rate", type=float,
-                        help="dispatches per second in all (default: as fast as the clients go)")
+                        help="dispatches a second in all (default: as fast as the clients go)")
     parser.add_argument("--api", choices=["gunicorn", "uvicorn"], default="gunicorn",
-                        help="serve the API under gunicorn as in production (default), or from the "
-                             "sockets' uvicorn process")
+                        help="serve the API under gunicorn as in production (default), or from "
+                             "the sockets' uvicorn process")
     parser.add_argument("--api-workers", type=int, default=4,
                         help="gunicorn sync workers (default 4, as in the README)")
     parser.add_argument("--no-deflate", action="store_true",
-                        help="offer no permessage-deflate (browsers offer it, so it is on by default)")
+                        help="offer no permessage-deflate (browsers offer it, so by default it is)")
     args = parser.parse_args(argv)
     began = time.perf_counter()
-    # The server gets the environment as it was given, not this process's benchmark settings.
+    # The servers get the environment as given, not the one this process sets up for itself.
     environment = dict(os.environ)
 
     _rule("setup")
     database_url = prepare.bench_database_url(os.environ.get("DATABASE_URL"), DATABASE_NAME)
     redis_url = bench_redis_url(os.environ.get("REDIS_URL"))
     created = prepare.ensure_database(database_url)
-    print(f"database {database_url} ({'created' if created else 'exists'}), Redis {redis_url} (emptied)")
+    print(f"database {database_url} ({'created' if created else 'exists'}), "
+          f"Redis {redis_url} (emptied)")
     import redis
 
     redis.from_url(redis_url).flushdb()
@@ -860,9 +891,10 @@ def main(argv=None) -> int:
     try:
         run = runner(drive(servers, plan, clients=args.clients, rate=args.rate,
                            compression=compression))
-        report(plan, run, servers, compression, args.clients, args.rate)
+        report(plan, run, servers, compression=compression, clients=args.clients,
+               rate=args.rate)
     finally:
-        for server in dict.fromkeys((asgi, api)):
+        for server in _distinct(servers):
             server.stop()
     print(f"\nwhole benchmark: {time.perf_counter() - began:.0f} s")
     return 0
