@@ -100,9 +100,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Live updates (tickets.broadcast, tickets.consumers). Each socket's queue holds at most
-# `capacity` messages for at most `expiry` seconds: a client that stops reading loses its
-# own backlog, never slows another, and catches up from the event log when it reconnects.
+# Live updates (tickets.broadcast, tickets.sockets). With Redis, the sockets of one ASGI
+# process share one queue of at most `capacity` messages kept `expiry` seconds: a process
+# that falls that far behind drops messages (logged by the layer) until it catches up.
 WS_CAPACITY = env_int("MINHU_WS_CAPACITY", 500, minimum=10)
 WS_EXPIRY = env_int("MINHU_WS_EXPIRY", 60, minimum=5)
 if REDIS_URL:

@@ -66,19 +66,23 @@ class _Redis:
             self._async[loop] = redis.asyncio.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
         return self._async[loop]
 
-    async def _count_unit(self, client, unit_code: str) -> int:
-        members = await client.zrangebyscore(KEY, time.time(), "+inf")
-        return _count(members).get(unit_code, 0)
+    async def _change_and_count(self, unit_code: str, change) -> int:
+        # The change and the count are one transaction: two members joining at once see
+        # 1 and 2, so exactly one of them announces the unit coming online.
+        pipe = self._client().pipeline(transaction=True)
+        change(pipe)
+        pipe.zrangebyscore(KEY, time.time(), "+inf")
+        return _count((await pipe.execute())[-1]).get(unit_code, 0)
 
     async def mark(self, unit_code: str, channel_name: str) -> int:
-        client = self._client()
-        await client.zadd(KEY, {_member(unit_code, channel_name): time.time() + TTL_SECONDS})
-        return await self._count_unit(client, unit_code)
+        member = _member(unit_code, channel_name)
+        return await self._change_and_count(
+            unit_code, lambda pipe: pipe.zadd(KEY, {member: time.time() + TTL_SECONDS})
+        )
 
     async def leave(self, unit_code: str, channel_name: str) -> int:
-        client = self._client()
-        await client.zrem(KEY, _member(unit_code, channel_name))
-        return await self._count_unit(client, unit_code)
+        member = _member(unit_code, channel_name)
+        return await self._change_and_count(unit_code, lambda pipe: pipe.zrem(KEY, member))
 
     def online(self) -> dict[str, int]:
         import redis
