@@ -56,7 +56,6 @@ class TicketSocket(AsyncJsonWebsocketConsumer):
         broadcast.remember_home_loop(asyncio.get_running_loop())
         self.window = (time.monotonic(), 0)
         self.replayed: set[int] = set()
-        self.live = False
         # Accept first: only an open socket can be closed with a code that says why.
         await self.accept()
         try:
@@ -76,7 +75,6 @@ class TicketSocket(AsyncJsonWebsocketConsumer):
         for message in replay:
             self.replayed.add(message["id"])
             await self.send_json(message)
-        self.live = True
         await self.send_json({"type": "socket.ready", "replayed": len(replay), "complete": complete})
         await self.joined()
 
@@ -162,9 +160,6 @@ class TicketSocket(AsyncJsonWebsocketConsumer):
             await self.authorise()
         except Refused:
             await self.close(code=FORBIDDEN)
-
-    async def presence_changed(self, event):
-        pass
 
 
 @database_sync_to_async
@@ -288,9 +283,6 @@ class TrackSocket(TicketSocket):
 
     def events(self):
         return TicketEvent.objects.filter(ticket_id=self.ticket_id, is_public=True)
-
-    async def access_changed(self, event):
-        pass
 
 
 def _header(scope, name: bytes) -> str | None:
