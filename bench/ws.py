@@ -39,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import prepare  # noqa: E402
+from tickets.sockets.sequence import GRACE_SECONDS  # noqa: E402
 
 # Production serves collected static files; neither the API nor the sockets touch them.
 warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
@@ -590,8 +591,13 @@ async def drive(servers: dict[str, Server], plan: Plan, *, clients: int, rate: f
     waited_for_loss = tally.dispatches < expected
     cpu = watch.stop()
     times["window"] = time.monotonic() - started
-    # Late duplicates and strays would arrive now.
+    # Late duplicates and strays would arrive now. Then every socket pings twice, as its
+    # client would within 25 s: a socket that missed a message says so (socket.resync).
     await asyncio.sleep(1.0)
+    for _ in range(2):
+        await asyncio.gather(*(p.connection.send('{"type": "ping"}') for p in opened),
+                             return_exceptions=True)
+        await asyncio.sleep(GRACE_SECONDS + 0.5)
     memory["after the run, sockets open"] = asgi.memory()
 
     log_mark = {server.name: len(server.log_lines()) for server in _distinct(servers)}
@@ -621,11 +627,13 @@ class Delivery:
     received: int = 0  # distinct expected messages that arrived
     lost: int = 0
     duplicated: int = 0
+    resynced: int = 0  # sockets told socket.resync
+    silent: int = 0  # messages lost by sockets never told
     misdelivered: int = 0
     delays_ms: list[float] = field(default_factory=list)
 
     def add(self, other: "Delivery") -> None:
-        for name in ("expected", "received", "lost", "duplicated", "misdelivered"):
+        for name in ("expected", "received", "lost", "duplicated", "misdelivered", "resynced", "silent"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.delays_ms += other.delays_ms
 
@@ -661,7 +669,8 @@ def analyse(plan: Plan, run: Run) -> tuple[dict[str, Delivery], dict]:
             message = json.loads(raw)
             kind = message.get("type", "")
             if kind != "ticket.dispatch":
-                others[kind] += 1
+                if kind != "pong":
+                    others[kind] += 1
                 if kind == "presence":
                     presence.append(message)
                 continue
@@ -684,6 +693,10 @@ def analyse(plan: Plan, run: Run) -> tuple[dict[str, Delivery], dict]:
             last_arrival[number] = max(last_arrival.get(number, at), at)
         d.received += len(got)
         d.lost += len(wanted - got)
+        told = any('"socket.resync"' in raw for _, raw in probe.arrivals)
+        d.resynced += told
+        if not told:
+            d.silent += len(wanted - got)
     notes = {
         "others": others,
         "since request": since_request_ms,
@@ -737,7 +750,7 @@ def report(plan: Plan, run: Run, servers: dict[str, Server], *, compression: str
 
     _rule(f"figures (targets: delivery p99 < {TARGET_P99_MS:.0f} ms, nothing lost or duplicated)")
     print(f"  {'sockets':<16} {'expected':>8} {'received':>8} {'lost':>5} {'dup':>4} "
-          f"{'misdel':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+          f"{'misdel':>6} {'resync':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     labels = {"unit": f"unit ({counts['unit']:,})", "track": f"tracking ({counts['track']:,})",
               "dispatch": f"dispatch ({counts['dispatch']})"}
     total = Delivery()
@@ -746,7 +759,7 @@ def report(plan: Plan, run: Run, servers: dict[str, Server], *, compression: str
     for label, d in [*((labels[k], d) for k, d in by_kind.items()), ("all", total)]:
         delays = d.delays_ms
         print(f"  {label:<16} {d.expected:>8,} {d.received:>8,} {d.lost:>5,} {d.duplicated:>4,} "
-              f"{d.misdelivered:>6,} {_ms(_percentile(delays, 50))} "
+              f"{d.misdelivered:>6,} {d.resynced:>6,} {_ms(_percentile(delays, 50))} "
               f"{_ms(_percentile(delays, 95))} {_ms(_percentile(delays, 99))} "
               f"{_ms(max(delays, default=float('nan')))}")
     early = sum(1 for delay in total.delays_ms if delay < 0)
@@ -765,7 +778,9 @@ def report(plan: Plan, run: Run, servers: dict[str, Server], *, compression: str
           f"{len(online):,} units come online, in {notes['presence']:,} messages"
           + (f"; never: {', '.join(sorted(online - heard)[:4])}"
              + (" ..." if len(online - heard) > 4 else "") if online - heard else ""))
-    others = {k: n for k, n in notes["others"].items() if k != "presence"}
+    print("  resync: sockets told socket.resync (a message lost on the way; the page reads "
+          "its view again)")
+    others = {k: n for k, n in notes["others"].items() if k not in ("presence", "socket.resync")}
     if others:
         print("  other messages (not counted): "
               + ", ".join(f"{k} {n:,}" for k, n in sorted(others.items())))
@@ -775,6 +790,8 @@ def report(plan: Plan, run: Run, servers: dict[str, Server], *, compression: str
     clean = total.lost == total.duplicated == total.misdelivered == 0
     print(f"  lost {total.lost:,}, duplicated {total.duplicated:,}, misdelivered "
           f"{total.misdelivered:,}: {'PASS' if clean else 'MISS'}")
+    print(f"  lost without the socket being told to resync: {total.silent:,}: "
+          f"{'PASS' if total.silent == 0 else 'MISS'}")
 
     _rule(f"memory of the ASGI process (pid {asgi.pid}, one uvicorn worker, VmRSS)")
     base = run.memory["before sockets"]["VmRSS"]

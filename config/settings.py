@@ -100,23 +100,30 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Live updates (tickets.broadcast, tickets.sockets). With Redis, the sockets of one ASGI
-# process share one queue of at most `capacity` messages kept `expiry` seconds: a process
-# that falls that far behind drops messages (logged by the layer) until it catches up.
+# Live updates (tickets.broadcast, tickets.sockets). With Redis, every broadcast to the
+# sockets of one ASGI process is one entry in that process's queue (at most
+# `WS_PROCESS_CAPACITY`), then one message in each socket's buffer (at most `WS_CAPACITY`,
+# the oldest dropped first); both are kept `WS_EXPIRY` seconds. A socket that misses a
+# message is told to resync (tickets.sockets.sequence), so an overflow costs a reload,
+# never a silent gap.
 WS_CAPACITY = env_int("MINHU_WS_CAPACITY", 500, minimum=10)
+WS_PROCESS_CAPACITY = env_int("MINHU_WS_PROCESS_CAPACITY", 10000, minimum=100)
 WS_EXPIRY = env_int("MINHU_WS_EXPIRY", 60, minimum=5)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "tickets.sockets.layer.ChannelLayer",
             "CONFIG": {
                 # The read timeout must outlast the layer's 5 s blocking pop.
                 "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 10}],
                 "prefix": "minhu-ws",
                 "capacity": WS_CAPACITY,
+                # Channels of the form specific.<process>!<socket> share their process's queue.
+                "channel_capacity": {"specific.*": WS_PROCESS_CAPACITY},
                 "expiry": WS_EXPIRY,
                 # A socket's group memberships outlive the longest day on duty.
                 "group_expiry": 86400,
+                "pool_size": env_int("MINHU_WS_REDIS_POOL", 64, minimum=4),
             },
         }
     }

@@ -97,6 +97,7 @@ def asgi_server(transactional_db, settings):
     from channels.layers import channel_layers
 
     from config.asgi import application
+    from tickets import broadcast
 
     # A channel layer serves the one event loop that receives on it: give this server its own.
     channel_layers.backends.clear()
@@ -130,5 +131,7 @@ def asgi_server(transactional_db, settings):
     finally:
         server.should_exit = True
         thread.join(10)
+        # Broadcasts of the next test go through a fresh loop, to that test's channel layer.
+        broadcast.stop_sending()
         database["CONN_MAX_AGE"] = kept_age
         channel_layers.backends.clear()

@@ -16,19 +16,22 @@ Who hears what (`groups_for`):
 """
 
 import asyncio
+import concurrent.futures
+import contextlib
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import QuerySet
 
 from departments.models import Unit
 from tickets.models import TicketEvent
+from tickets.sockets import sequence
 
 logger = logging.getLogger(__name__)
 
@@ -163,14 +166,76 @@ def remember_home_loop(loop: asyncio.AbstractEventLoop) -> None:
     _home_loop = loop
 
 
+class _Sender:
+    """An event loop of this process, in a thread of its own, that synchronous writers
+    (requests, workers, admin) send through: its Redis connections stay open from one
+    broadcast to the next, where a loop per broadcast would dial Redis every time."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def run(self, coroutine, timeout: float):
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop())
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        with self.lock:
+            # After a fork (a Celery or gunicorn worker) the thread did not come along.
+            if self.loop is None or self.pid != os.getpid() or not self.thread.is_alive():
+                self.loop = asyncio.new_event_loop()
+                self.thread = threading.Thread(target=_serve, args=(self.loop,), name="minhu-broadcast", daemon=True)
+                self.thread.start()
+                self.pid = os.getpid()
+            return self.loop
+
+    def stop(self) -> None:
+        """Stop the loop and close its connections (tests, between channel layers)."""
+        with self.lock:
+            loop, thread, self.loop = self.loop, self.thread, None
+        if loop is not None and self.pid == os.getpid() and thread.is_alive():
+            from tickets.sockets import clients
+
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(clients.close(), loop).result(2)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()  # channels-redis closes the loop's connection pools as it closes
+
+
+_sender = _Sender()
+stop_sending = _sender.stop
+
+
 def send(messages: list[tuple[str, dict]]) -> None:
     """Send (group, channel-layer message) pairs: in order within a group, groups side by side,
-    bounded in time."""
+    numbered per group, bounded in time."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        _run(_send_all, layer, messages)
+        home = _home_loop
+        if _in_memory(layer) and home is not None and home.is_running():
+            # Embedded: the in-memory layer's queues live on the server's loop.
+            if _running_loop() is home:
+                home.create_task(_send_all(layer, messages))
+            else:
+                asyncio.run_coroutine_threadsafe(_send_all(layer, messages), home).result(SEND_TIMEOUT + 1)
+        else:
+            _sender.run(_send_all(layer, messages), SEND_TIMEOUT + 1)
     except Exception as error:  # the change is committed; sockets catch up by replay
         logger.warning("Live update not sent (%s): %s message(s) dropped", error, len(messages))
 
@@ -179,48 +244,34 @@ async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
     by_group: dict[str, list[dict]] = {}
     for group, message in messages:
         by_group.setdefault(group, []).append(message)
+    # Ticket messages are numbered per group (tickets.sockets.sequence); others are not.
+    numbered = {group: count for group, items in by_group.items()
+                if (count := sum(item["type"] == "ticket.message" for item in items))}
 
-    async def in_order(group: str, items: list[dict]) -> None:
+    async def in_order(group: str, items: list[dict], seq: int | None) -> None:
         for item in items:
+            if seq is not None and item["type"] == "ticket.message":
+                item, seq = {**item, "group": group, "seq": seq}, seq + 1
             await layer.group_send(group, item)
 
-    await asyncio.wait_for(
-        asyncio.gather(*(in_order(group, items) for group, items in by_group.items())),
-        timeout=SEND_TIMEOUT,
-    )
+    async def numbered_and_sent() -> None:
+        firsts = await sequence.store().reserve(numbered) if numbered else {}
+        await asyncio.gather(*(in_order(group, items, firsts.get(group)) for group, items in by_group.items()))
+
+    await asyncio.wait_for(numbered_and_sent(), timeout=SEND_TIMEOUT)
 
 
-def _run(function, *args) -> None:
-    home = _home_loop
+def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
-        running = asyncio.get_running_loop()
+        return asyncio.get_running_loop()
     except RuntimeError:
-        running = None
-    if home is not None and home.is_running() and running is not home and _in_memory():
-        asyncio.run_coroutine_threadsafe(function(*args), home).result(SEND_TIMEOUT + 1)
-    elif running is not None:
-        # A thread with its own loop (a test driving a browser): send from a helper thread.
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                asyncio.run(function(*args))
-            except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
-                failure.append(error)
-
-        thread = threading.Thread(target=run, name="minhu-broadcast")
-        thread.start()
-        thread.join()
-        if failure:
-            raise failure[0]
-    else:
-        async_to_sync(function)(*args)
+        return None
 
 
-def _in_memory() -> bool:
+def _in_memory(layer) -> bool:
     from channels.layers import InMemoryChannelLayer
 
-    return isinstance(get_channel_layer(), InMemoryChannelLayer)
+    return isinstance(layer, InMemoryChannelLayer)
 
 
 # -- replay -----------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 Every socket is checked on connect against the same scope rules as the API (role and
 unit), accepted, and then either closed with a code that says why or given its groups.
 A client that reconnects with `?last=<event id>` first receives what it missed from the
-event log, in order, then live messages (never one twice). The only messages a client
-may send are pings; anything else, too big or too frequent, closes the socket.
+event log, in order, then live messages (never one twice). A socket that misses a live
+message while open (a queue overflowed) says `socket.resync` (see sequence.py). The only
+messages a client may send are pings; anything else, too big or too frequent, closes
+the socket.
 
 Close codes (4000-4999 are the application's own):
   4400 malformed query or message     4401 no or bad credentials
@@ -19,7 +21,8 @@ import logging
 import time
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from channels.db import aclose_old_connections, database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
@@ -28,7 +31,7 @@ from departments.models import Unit
 from departments.selectors import WATCH_SUBTREE, staff_scope, unit_watch
 from tickets import broadcast
 from tickets.models import TicketEvent
-from tickets.sockets import presence
+from tickets.sockets import presence, sequence
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class TicketSocket(AsyncJsonWebsocketConsumer):
         broadcast.remember_home_loop(asyncio.get_running_loop())
         self.window = (time.monotonic(), 0)
         self.replayed: set[int] = set()
+        self.gaps = sequence.Gaps()
         # Accept first: only an open socket can be closed with a code that says why.
         await self.accept()
         try:
@@ -64,11 +68,13 @@ class TicketSocket(AsyncJsonWebsocketConsumer):
         except Refused as refusal:
             await self.close(code=refusal.code)
             return
+        event_groups = list(self.groups)
         user = self.scope["user"]
         if user.is_authenticated:
             self.groups.append(broadcast.user_group(user.id))
         for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
+        await self._follow(event_groups)
         # Joined before reading the log: whatever commits meanwhile arrives either way,
         # and an event both replayed and received live is sent once.
         replay, complete = ([], True) if last is None else await self._replay(last)
@@ -93,8 +99,40 @@ class TicketSocket(AsyncJsonWebsocketConsumer):
         messages = broadcast.replay_messages(events, audience=self.audience, limit=REPLAY_LIMIT + 1)
         return messages[:REPLAY_LIMIT], len(messages) <= REPLAY_LIMIT
 
-    async def disconnect(self, code):
-        await self.left()
+    async def _follow(self, groups: list[str]) -> None:
+        """Note where each group's numbering stands now that the socket hears it."""
+        try:
+            for group, current in (await sequence.store().current(groups)).items():
+                self.gaps.start(group, current)
+        except Exception:  # noqa: BLE001 - without numbers the socket works, gaps unseen
+            logger.warning("Message numbers not read for %s", groups, exc_info=True)
+
+    async def _check_gaps(self, *, counters: bool = False) -> None:
+        now = time.monotonic()
+        if counters and self.gaps.expected:
+            try:
+                for group, current in (await sequence.store().current(list(self.gaps.expected))).items():
+                    self.gaps.published(group, current, now)
+            except Exception:  # noqa: BLE001
+                logger.warning("Message numbers not read", exc_info=True)
+        if self.gaps.overdue(now):
+            await self.send_json({"type": "socket.resync"})
+
+    async def websocket_disconnect(self, message):
+        # The socket's own clean-up first, then each group left on its own: one that
+        # cannot be left (Redis busy or down) lapses with the group's expiry instead of
+        # keeping the socket counted online or in the other groups.
+        try:
+            await self.left()
+        except Exception:  # noqa: BLE001
+            logger.warning("Socket clean-up failed", exc_info=True)
+        for group in self.groups:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:  # noqa: BLE001
+                logger.warning("Socket could not leave %s", group, exc_info=True)
+        await aclose_old_connections()
+        raise StopConsumer()
 
     # -- what each socket decides --------------------------------------------------------
 
@@ -137,6 +175,7 @@ class TicketSocket(AsyncJsonWebsocketConsumer):
             return
         await self.send_json({"type": "pong"})
         await self.pinged()
+        await self._check_gaps(counters=True)
 
     def _within_rate(self) -> bool:
         started, count = self.window
@@ -149,10 +188,12 @@ class TicketSocket(AsyncJsonWebsocketConsumer):
     # -- from the channel layer ----------------------------------------------------------
 
     async def ticket_message(self, event):
+        if "seq" in event:
+            self.gaps.received(event["group"], event["seq"], time.monotonic())
         message = event["message"]
-        if message["id"] in self.replayed:
-            return
-        await self.send_json(message)
+        if message["id"] not in self.replayed:
+            await self.send_json(message)
+        await self._check_gaps()
 
     async def access_changed(self, event):
         self.scope["user"] = await _reload_user(self.scope["user"])

@@ -5,12 +5,13 @@ ASGI process that dies leaves entries that lapse by themselves. With Redis it is
 sorted set shared by every process; embedded, a dictionary of the one process.
 """
 
-import asyncio
+import functools
 import threading
 import time
-import weakref
 
 from django.conf import settings
+
+from tickets.sockets import clients
 
 KEY = "minhu:presence"
 # A socket is counted this long after its last sign of life.
@@ -53,23 +54,10 @@ class _Local:
 
 
 class _Redis:
-    def __init__(self, url: str):
-        self.url = url
-        self._async = weakref.WeakKeyDictionary()  # event loop -> client (clients are loop-bound)
-        self._sync = None
-
-    def _client(self):
-        import redis.asyncio
-
-        loop = asyncio.get_running_loop()
-        if loop not in self._async:
-            self._async[loop] = redis.asyncio.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
-        return self._async[loop]
-
     async def _change_and_count(self, unit_code: str, change) -> int:
         # The change and the count are one transaction: two members joining at once see
         # 1 and 2, so exactly one of them announces the unit coming online.
-        pipe = self._client().pipeline(transaction=True)
+        pipe = clients.async_client().pipeline(transaction=True)
         change(pipe)
         pipe.zrangebyscore(KEY, time.time(), "+inf")
         return _count((await pipe.execute())[-1]).get(unit_code, 0)
@@ -85,25 +73,16 @@ class _Redis:
         return await self._change_and_count(unit_code, lambda pipe: pipe.zrem(KEY, member))
 
     def online(self) -> dict[str, int]:
-        import redis
-
-        if self._sync is None:
-            self._sync = redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
         now = time.time()
-        pipe = self._sync.pipeline()
+        pipe = clients.sync_client().pipeline()
         pipe.zremrangebyscore(KEY, "-inf", now)
         pipe.zrangebyscore(KEY, now, "+inf")
         return _count(pipe.execute()[1])
 
 
-_store = None
-
-
+@functools.cache
 def store():
-    global _store
-    if _store is None:
-        _store = _Redis(settings.REDIS_URL) if settings.REDIS_URL else _Local()
-    return _store
+    return _Redis() if settings.REDIS_URL else _Local()
 
 
 def online_units() -> dict[str, int]:

@@ -60,3 +60,26 @@ def test_a_socket_whose_process_died_lapses_by_itself(city, monkeypatch):
     real_time = presence.time.time
     monkeypatch.setattr(presence.time, "time", lambda: real_time() + presence.TTL_SECONDS + 1)
     assert "lapsing-unit" not in presence.online_units()
+
+
+def test_a_shift_closing_hundreds_of_sockets_at_once_leaves_no_trace(city, sockets, caplog):
+    import socket as socketlib
+
+    from channels.layers import get_channel_layer
+    from tickets.sockets import clients
+
+    group_key = "minhu-ws:group:unit.water-group"
+    redis = clients.sync_client()
+    before = set(redis.zrange(group_key, 0, -1))
+    shift = [sockets("/ws/units/water-group/", user=city.handler) for _ in range(300)]
+    for socket in shift:
+        socket.ready()
+    _until(lambda: presence.online_units() == {"water-group": 300})
+    assert len(set(redis.zrange(group_key, 0, -1)) - before) == 300
+    # Every connection dropped in the same instant (a network cut, a browser fleet closing).
+    for socket in shift:
+        socket.connection.socket.shutdown(socketlib.SHUT_RDWR)
+    _until(lambda: presence.online_units() == {}, seconds=20)
+    _until(lambda: set(redis.zrange(group_key, 0, -1)) <= before, seconds=20)
+    assert get_channel_layer().prefix == "minhu-ws"
+    assert "could not leave" not in caplog.text and "clean-up failed" not in caplog.text

@@ -29,6 +29,9 @@
           // After a reconnect, or a replay cut short, the page reads its state again.
           if ((!first || !message.complete) && options.onResync) options.onResync();
           first = false;
+        } else if (message.type === "socket.resync") {
+          // A live message was lost on the way: what the page shows may be stale.
+          if (options.onResync) options.onResync();
         } else if (message.type === "presence") {
           if (options.onPresence) options.onPresence(message);
         } else if (message.type !== "pong" && options.onEvent) {
