@@ -2,14 +2,16 @@
 
     .venv/bin/python bench/ws.py [--tickets 1000] [--per-unit 10] [--citizens 200]
                                  [--clients 8] [--rate N] [--api gunicorn|uvicorn]
-                                 [--api-workers 4] [--no-deflate]
+                                 [--api-workers 4] [--no-deflate] [--shared-cores]
     .venv/bin/python bench/run.py --only ws        (the same, with the defaults)
 
 121 units with 10 connected staff sockets each, 200 citizen tracking sockets and the
 dispatch centre's socket, on loopback, against the production ASGI server (uvicorn, one
-worker process, Redis channel layer). 1,000 accepted tickets are dispatched through the
-API, which runs as in production under gunicorn (`--api uvicorn` sends it to the sockets'
-own process instead). A message's delay is its arrival at a socket minus the arrival of
+worker process, Redis channel layer, no permessage-deflate). 1,000 accepted tickets are
+dispatched through the API, which runs as in production under gunicorn (`--api uvicorn`
+sends it to the sockets' own process instead). As production keeps the socket servers
+apart from the API, the ASGI process gets the last core to itself and the API and this
+client the others; `--shared-cores` lets them all compete for every core. A message's delay is its arrival at a socket minus the arrival of
 its API response, both read on this process's monotonic clock. Target: p99 < 100 ms,
 nothing lost or duplicated; the ASGI process's memory is stated.
 
@@ -270,7 +272,7 @@ def start_servers(env: dict[str, str], needed_files: int, *, api: str,
     port = _free_port()
     asgi = Server("asgi", [
         str(bin_dir / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", "1", "--ws-max-size", "65536",
+        "--port", str(port), "--workers", "1", "--ws-max-size", "65536", "--ws-per-message-deflate", "false",
     ], port, env, needed_files)
     servers = {"asgi": asgi, "api": asgi}
     if api == "gunicorn":
@@ -544,12 +546,28 @@ def _probes(plan: Plan) -> list[Probe]:
     return probes
 
 
+def _give_the_sockets_a_core(asgi: Server, api: Server) -> str:
+    """Pin the ASGI process to the last core and the API's workers and this client to the
+    others, as production gives the socket servers CPU of their own (PostgreSQL and
+    Redis still run anywhere)."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2 or api is asgi:
+        return "not pinned (needs 2 cores and the API under gunicorn)"
+    own, rest = {cores[-1]}, set(cores[:-1])
+    os.sched_setaffinity(asgi.pid, own)
+    for pid in [api.pid, *_children(api.pid), os.getpid()]:
+        os.sched_setaffinity(pid, rest)
+    return f"uvicorn on core {cores[-1]}; gunicorn and this client on {sorted(rest)}"
+
+
 async def drive(servers: dict[str, Server], plan: Plan, *, clients: int, rate: float | None,
-                compression: str | None) -> Run:
+                compression: str | None, own_core: bool = False) -> Run:
     memory, times = {}, {}
     asgi, api = servers["asgi"], servers["api"]
     for server in _distinct(servers):
         await _wait_until_up(server, plan.dispatcher_token)
+    if own_core:
+        print(f"  pinned: {_give_the_sockets_a_core(asgi, api)}")
     await _warm_up(api, plan, clients)
     memory["before sockets"] = asgi.memory()
 
@@ -862,6 +880,10 @@ def main(argv=None) -> int:
                              "the sockets' uvicorn process")
     parser.add_argument("--api-workers", type=int, default=4,
                         help="gunicorn sync workers (default 4, as in the README)")
+    parser.add_argument("--shared-cores", action="store_true",
+                        help="let every process run on any core; by default the ASGI process has "
+                             "the last core to itself and the API and this client the others, as "
+                             "production keeps them apart")
     parser.add_argument("--no-deflate", action="store_true",
                         help="offer no permessage-deflate (browsers offer it, so by default it is)")
     args = parser.parse_args(argv)
@@ -907,7 +929,7 @@ def main(argv=None) -> int:
         runner = asyncio.run
     try:
         run = runner(drive(servers, plan, clients=args.clients, rate=args.rate,
-                           compression=compression))
+                           compression=compression, own_core=not args.shared_cores))
         report(plan, run, servers, compression=compression, clients=args.clients,
                rate=args.rate)
     finally:

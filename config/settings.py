@@ -102,10 +102,9 @@ else:
 
 # Live updates (tickets.broadcast, tickets.sockets). With Redis, every broadcast to the
 # sockets of one ASGI process is one entry in that process's queue (at most
-# `WS_PROCESS_CAPACITY`), then one message in each socket's buffer (at most `WS_CAPACITY`,
-# the oldest dropped first); both are kept `WS_EXPIRY` seconds. A socket that misses a
-# message is told to resync (tickets.sockets.sequence), so an overflow costs a reload,
-# never a silent gap.
+# `WS_PROCESS_CAPACITY`, dropped after `WS_EXPIRY` seconds), then one message in each
+# socket's buffer (at most `WS_CAPACITY`, the oldest dropped first). A socket that misses
+# a message is told to resync (tickets.sockets.sequence), so an overflow costs a reload.
 WS_CAPACITY = env_int("MINHU_WS_CAPACITY", 500, minimum=10)
 WS_PROCESS_CAPACITY = env_int("MINHU_WS_PROCESS_CAPACITY", 10000, minimum=100)
 WS_EXPIRY = env_int("MINHU_WS_EXPIRY", 60, minimum=5)

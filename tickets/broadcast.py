@@ -218,6 +218,17 @@ def _serve(loop: asyncio.AbstractEventLoop) -> None:
 
 _sender = _Sender()
 stop_sending = _sender.stop
+# A forked child (a Celery or gunicorn worker) starts with a sender of its own: the
+# parent's loop, thread and lock did not come along in a usable state.
+os.register_at_fork(after_in_child=_sender.__init__)
+# Sends handed to the embedded server's loop from that loop itself, kept until done.
+_pending: set[asyncio.Task] = set()
+
+
+def _sent(task: asyncio.Task) -> None:
+    _pending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("Live update not sent (%s)", task.exception())
 
 
 def send(messages: list[tuple[str, dict]]) -> None:
@@ -231,7 +242,9 @@ def send(messages: list[tuple[str, dict]]) -> None:
         if _in_memory(layer) and home is not None and home.is_running():
             # Embedded: the in-memory layer's queues live on the server's loop.
             if _running_loop() is home:
-                home.create_task(_send_all(layer, messages))
+                task = home.create_task(_send_all(layer, messages))
+                _pending.add(task)
+                task.add_done_callback(_sent)
             else:
                 asyncio.run_coroutine_threadsafe(_send_all(layer, messages), home).result(SEND_TIMEOUT + 1)
         else:

@@ -41,6 +41,9 @@ MAX_MESSAGE_CHARS = 1024
 MESSAGES_PER_WINDOW, WINDOW_SECONDS = 20, 10.0
 # At most this many missed events are replayed; beyond, the client is told to reload its view.
 REPLAY_LIMIT = 500
+# A socket renews its group memberships this often (on a ping), so that it outlives the
+# groups' expiry and finds its groups again after Redis lost them.
+REJOIN_SECONDS = 600
 # Access codes tried over sockets: per client address and per ticket number, per hour.
 CODE_TRIES_PER_HOUR = 20
 
@@ -68,13 +71,14 @@ class TicketSocket(AsyncJsonWebsocketConsumer):
         except Refused as refusal:
             await self.close(code=refusal.code)
             return
-        event_groups = list(self.groups)
+        self.event_groups = list(self.groups)
+        self.joined_at = time.monotonic()
         user = self.scope["user"]
         if user.is_authenticated:
             self.groups.append(broadcast.user_group(user.id))
         for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
-        await self._follow(event_groups)
+        await self._follow()
         # Joined before reading the log: whatever commits meanwhile arrives either way,
         # and an event both replayed and received live is sent once.
         replay, complete = ([], True) if last is None else await self._replay(last)
@@ -99,24 +103,41 @@ class TicketSocket(AsyncJsonWebsocketConsumer):
         messages = broadcast.replay_messages(events, audience=self.audience, limit=REPLAY_LIMIT + 1)
         return messages[:REPLAY_LIMIT], len(messages) <= REPLAY_LIMIT
 
-    async def _follow(self, groups: list[str]) -> None:
+    async def _follow(self) -> None:
         """Note where each group's numbering stands now that the socket hears it."""
         try:
-            for group, current in (await sequence.store().current(groups)).items():
+            for group, current in (await sequence.store().current(self.event_groups)).items():
                 self.gaps.start(group, current)
-        except Exception:  # noqa: BLE001 - without numbers the socket works, gaps unseen
-            logger.warning("Message numbers not read for %s", groups, exc_info=True)
+        except Exception:  # noqa: BLE001 - tried again at the next ping
+            logger.warning("Message numbers not read for %s", self.event_groups, exc_info=True)
 
     async def _check_gaps(self, *, counters: bool = False) -> None:
         now = time.monotonic()
-        if counters and self.gaps.expected:
+        if counters:
             try:
-                for group, current in (await sequence.store().current(list(self.gaps.expected))).items():
-                    self.gaps.published(group, current, now)
+                counts = await sequence.store().current(self.event_groups)
+                for group, current in counts.items():
+                    if group in self.gaps.expected:
+                        self.gaps.published(group, current, now)
+                    else:  # not followed since connect (Redis failed then): from now on
+                        self.gaps.start(group, current)
+                        self.gaps.stale = True
             except Exception:  # noqa: BLE001
                 logger.warning("Message numbers not read", exc_info=True)
         if self.gaps.overdue(now):
             await self.send_json({"type": "socket.resync"})
+            await self._rejoin()
+        elif counters and now - self.joined_at > REJOIN_SECONDS:
+            await self._rejoin()
+
+    async def _rejoin(self) -> None:
+        """Join the groups again: memberships expire, and Redis may have lost them."""
+        self.joined_at = time.monotonic()
+        try:
+            for group in self.groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:  # noqa: BLE001
+            logger.warning("Socket could not rejoin its groups", exc_info=True)
 
     async def websocket_disconnect(self, message):
         # The socket's own clean-up first, then each group left on its own: one that

@@ -5,10 +5,16 @@ behind, a client that stopped reading) and says so only in a log. So every ticke
 message sent to a group carries the group's next number (`seq`), reserved in Redis by
 the sender; each socket keeps the next number it expects per group (`Gaps`). A number
 that has not arrived `GRACE_SECONDS` after a later one did (messages from two senders may
-cross), or after the socket's ping found the counter past it (the last messages of a
-burst lost), is a gap: the socket is told `socket.resync` and its client reads its view
-again. Numbers live a day after their group's last message; a counter that lapsed starts
-again at 1, which a socket takes as a restart, not a gap.
+cross; a sender may take `SEND_TIMEOUT` between reserving and sending), or `LAG_SECONDS`
+after the socket's ping found the counter past it (the last messages of a burst lost;
+the queue may simply be behind, hence the longer wait), is a gap: the socket is told
+`socket.resync` and its client reads its view again. Numbers live a day after their
+group's last message; a counter found below what the socket expects (lapsed, or Redis
+restarted) makes the socket resync too and follow the new count.
+
+Not seen by this: a broadcast that failed before its numbers were reserved (Redis down:
+logged by the sender), and a writer killed between its commit and its broadcast. Clients
+read their view again on every reconnect, which covers the first in practice.
 """
 
 import functools
@@ -21,7 +27,8 @@ from tickets.sockets import clients
 
 KEY_PREFIX = "minhu:ws:seq:"
 KEY_SECONDS = 86400
-GRACE_SECONDS = 3.0
+GRACE_SECONDS = 5.0
+LAG_SECONDS = 20.0  # under the 25 s ping period: the next ping judges
 # A gap wider than this is not itemised: the socket is simply behind.
 MAX_TRACKED = 1000
 
@@ -74,8 +81,11 @@ class Gaps:
 
     grace: float = field(default_factory=lambda: GRACE_SECONDS)
     expected: dict[str, int] = field(default_factory=dict)
+    lag: float = field(default_factory=lambda: LAG_SECONDS)
     # (group, number) -> the moment it becomes a gap
     missing: dict[tuple[str, int], float] = field(default_factory=dict)
+    # Something makes the view stale at once (a counter that went back).
+    stale: bool = False
 
     def start(self, group: str, current: int) -> None:
         """Follow a group whose counter stood at `current` once the socket had joined it."""
@@ -86,7 +96,7 @@ class Gaps:
         if expected is None:
             return
         if seq >= expected:
-            self._wait_for(group, expected, seq, now)
+            self._wait_for(group, expected, seq, now + self.grace)
             self.expected[group] = seq + 1
         elif self.missing.pop((group, seq), None) is None and seq == 1:
             self.expected[group] = 2  # the counter lapsed and started again
@@ -94,20 +104,28 @@ class Gaps:
     def published(self, group: str, current: int, now: float) -> None:
         """The group's counter stands at `current`: whatever is below and not here is awaited."""
         expected = self.expected.get(group)
-        if expected is not None and current >= expected:
-            self._wait_for(group, expected, current + 1, now)
+        if expected is None:
+            return
+        if current >= expected:
+            self._wait_for(group, expected, current + 1, now + self.lag)
             self.expected[group] = current + 1
+        elif current < expected - 1:
+            # The counter went back (lapsed, or Redis lost it): numbers mean nothing now.
+            self.expected[group] = current + 1
+            self.missing = {key: at for key, at in self.missing.items() if key[0] != group}
+            self.stale = True
 
-    def _wait_for(self, group: str, first: int, stop: int, now: float) -> None:
+    def _wait_for(self, group: str, first: int, stop: int, deadline: float) -> None:
         if stop - first > MAX_TRACKED:
-            self.missing[(group, 0)] = now  # too many to list: a gap at once
+            self.missing[(group, 0)] = deadline  # too many to list: behind, for sure
             return
         for seq in range(first, stop):
-            self.missing[(group, seq)] = now + self.grace
+            self.missing[(group, seq)] = deadline
 
     def overdue(self, now: float) -> bool:
         """Whether a message is missing for good; if so, start afresh (the client resyncs)."""
-        if any(deadline <= now for deadline in self.missing.values()):
+        if self.stale or any(deadline <= now for deadline in self.missing.values()):
             self.missing.clear()
+            self.stale = False
             return True
         return False
