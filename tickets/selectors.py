@@ -280,8 +280,6 @@ def _parse_time(value: object) -> dt.datetime | None:
 # -- the live dispatch desk and unit queues ---------------------------------------------
 
 DESK_STATES = (State.REPORTED, State.ACCEPTED)
-UNIT_QUEUE_STATES = (State.DISPATCHED, State.IN_PROGRESS)
-OPEN_LOAD_STATES = (State.DISPATCHED, State.IN_PROGRESS)
 QUEUE_ROWS = 100
 
 
@@ -345,7 +343,7 @@ def dispatch_candidates(ticket: Ticket) -> list[Candidate]:
     if usual is not None and usual.id not in {u.id for u, _r in found}:
         found.append((usual, gettext("The usual unit for %(category)s.") % {"category": ticket.category.name}))
     loads = dict(
-        Ticket.objects.filter(unit_id__in=[u.id for u, _r in found], state__in=OPEN_LOAD_STATES)
+        Ticket.objects.filter(unit_id__in=[u.id for u, _r in found], state__in=RESOLVE_RUNNING_STATES)
         .values_list("unit_id").annotate(n=Count("id")).values_list("unit_id", "n")
     ) if found else {}
     return [Candidate(unit, reason, loads.get(unit.id, 0)) for unit, reason in found]
@@ -353,7 +351,7 @@ def dispatch_candidates(ticket: Ticket) -> list[Candidate]:
 
 def unit_queue(unit: Unit, *, subtree: bool, now: dt.datetime | None = None) -> QuerySet[Ticket]:
     """Return a unit's (or its subtree's) tickets to sign for or handle, most urgent first."""
-    tickets = Ticket.objects.filter(state__in=UNIT_QUEUE_STATES)
+    tickets = Ticket.objects.filter(state__in=RESOLVE_RUNNING_STATES)
     if subtree:
         tickets = tickets.filter(unit__path__startswith=unit.path)
     else:

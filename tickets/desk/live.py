@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from departments.models import Unit
 from departments.selectors import WATCH_SUBTREE, staff_scope, unit_watch, watched_units
-from tickets.desk.views import _context, staff_only
+from tickets.desk.views import page_context, staff_only
 from tickets.errors import NotFound
 from tickets.selectors import (
     QUEUE_ROWS,
@@ -52,7 +52,7 @@ def dispatch_desk(request):
     units = list(dispatch_units())
     online = presence.online_units()
     selected = request.GET.get("ticket", "")
-    return _no_store(render(request, "desk/dispatch.html", _context(
+    return _no_store(render(request, "desk/dispatch.html", page_context(
         request, title=_("Dispatch desk"), now=now,
         last_event=last_event_id(),  # read before the rows: the socket resumes after it
         rows=list(desk_queue(now=now)[:QUEUE_ROWS]), counters=desk_counters(now=now),
@@ -98,7 +98,7 @@ def unit_queue_page(request, code: str | None = None):
     if watch is None:
         raise Http404(_("No such unit among your queues."))
     subtree = watch == WATCH_SUBTREE
-    return _no_store(render(request, "desk/queue.html", _context(
+    return _no_store(render(request, "desk/queue.html", page_context(
         request, title=_("Queue of %(unit)s") % {"unit": unit.name}, now=timezone.now(), unit=unit,
         subtree=subtree, units=units, last_event=last_event_id(),
         rows=list(unit_queue(unit, subtree=subtree)[:QUEUE_ROWS]),

@@ -42,7 +42,7 @@ def staff_only(allowed, refusal):
 _operator_only = staff_only(lambda scope: scope.is_operator, lambda: _("Only the centre's operators enter calls."))
 
 
-def _context(request, **extra) -> dict:
+def page_context(request, **extra) -> dict:
     return {**admin.site.each_context(request), **extra}
 
 
@@ -71,7 +71,7 @@ def call_entry(request):
             return redirect("desk:call-done", number=ticket.number)
     if history is None and form.data.get("phone"):
         history = caller_history(user=request.user, phone=form.data["phone"])
-    return render(request, "desk/call.html", _context(
+    return render(request, "desk/call.html", page_context(
         request, form=form, history=history, looked_up=history is not None, title=_("Enter a call"),
         history_url=reverse("desk:call-history"),
     ))
@@ -95,7 +95,7 @@ def call_done(request, number: str):
         raise Http404(_("No such ticket.")) from None
     code = request.session.get(_SESSION_CODES, {}).pop(number, None)
     request.session.modified = True
-    return render(request, "desk/call_done.html", _context(
+    return render(request, "desk/call_done.html", page_context(
         request, ticket=ticket, code=code, title=_("Read back to the caller"),
         spoken_number=_spoken(ticket.number), spoken_code=_spoken(code or ""),
         track_url=request.build_absolute_uri(reverse("citizen:track", args=[ticket.number])),

@@ -78,7 +78,7 @@ class TicketSocket(AsyncJsonWebsocketConsumer):
             self.groups.append(broadcast.user_group(user.id))
         for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
-        await self._follow()
+        await self._read_counters(time.monotonic(), late=False)
         # Joined before reading the log: whatever commits meanwhile arrives either way,
         # and an event both replayed and received live is sent once.
         replay, complete = ([], True) if last is None else await self._replay(last)
@@ -103,27 +103,25 @@ class TicketSocket(AsyncJsonWebsocketConsumer):
         messages = broadcast.replay_messages(events, audience=self.audience, limit=REPLAY_LIMIT + 1)
         return messages[:REPLAY_LIMIT], len(messages) <= REPLAY_LIMIT
 
-    async def _follow(self) -> None:
-        """Note where each group's numbering stands now that the socket hears it."""
+    async def _read_counters(self, now: float, *, late: bool) -> None:
+        """Read where each group's numbering stands: followed from there if new (`late`: the
+        reading failed at connect, so what came before is unknown), else checked against."""
         try:
-            for group, current in (await sequence.store().current(self.event_groups)).items():
-                self.gaps.start(group, current)
-        except Exception:  # noqa: BLE001 - tried again at the next ping
+            counts = await sequence.store().current(self.event_groups)
+        except Exception:  # noqa: BLE001 - without numbers the socket works; tried at the next ping
             logger.warning("Message numbers not read for %s", self.event_groups, exc_info=True)
+            return
+        for group, current in counts.items():
+            if group in self.gaps.expected:
+                self.gaps.published(group, current, now)
+            else:
+                self.gaps.start(group, current)
+                self.gaps.stale |= late
 
     async def _check_gaps(self, *, counters: bool = False) -> None:
         now = time.monotonic()
         if counters:
-            try:
-                counts = await sequence.store().current(self.event_groups)
-                for group, current in counts.items():
-                    if group in self.gaps.expected:
-                        self.gaps.published(group, current, now)
-                    else:  # not followed since connect (Redis failed then): from now on
-                        self.gaps.start(group, current)
-                        self.gaps.stale = True
-            except Exception:  # noqa: BLE001
-                logger.warning("Message numbers not read", exc_info=True)
+            await self._read_counters(now, late=True)
         if self.gaps.overdue(now):
             await self.send_json({"type": "socket.resync"})
             await self._rejoin()
