@@ -5,6 +5,7 @@ process at start-up, not turn into a silently different behaviour in production.
 """
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -51,6 +52,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_RATE = re.compile(r"^\d+/\d*[smhd]$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """Return a django-ratelimit rate such as 600/m (count/period: s, m, h or d, optionally 5m)."""
+    value = env_str(name, default)
+    if not _RATE.match(value):
+        raise ImproperlyConfigured(f"{name}={value!r}: expected a rate such as 600/m.")
+    return value
 
 
 def require_secret_key() -> None:

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -169,13 +170,24 @@ MINHU_ARCHIVE_AFTER_DAYS = env_int("MINHU_ARCHIVE_AFTER_DAYS", 30, minimum=1)
 MINHU_PAUSE_MAX_COUNT = env_int("MINHU_PAUSE_MAX_COUNT", 2, minimum=1)
 MINHU_PAUSE_MAX_DAYS = env_int("MINHU_PAUSE_MAX_DAYS", 15, minimum=1)
 
+# Where citizens open the site: links in SMS are this plus the page's path
+# (https://12345.example.gov.cn). Unset, SMS carry the path alone.
+MINHU_PUBLIC_URL = env_str("MINHU_PUBLIC_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+# The link in a citizen's SMS opens their ticket without its access code this long.
+MINHU_TRACKING_LINK_DAYS = env_int("MINHU_TRACKING_LINK_DAYS", 180, minimum=1)
+
 # Notices to units and citizens (tickets.notifications). SMS goes to the gateway at
 # MINHU_SMS_GATEWAY_URL when one is set, else to the log; email through Django's mail
 # (SMTP at EMAIL_HOST when set, else the console).
 MINHU_SMS_GATEWAY_URL = env_str("MINHU_SMS_GATEWAY_URL", "")
 MINHU_SMS_GATEWAY_TOKEN = env_str("MINHU_SMS_GATEWAY_TOKEN", "")
+# Comments under a citizen's Weibo post go through the Weibo relay when one is set.
+MINHU_WEIBO_RELAY_URL = env_str("MINHU_WEIBO_RELAY_URL", "")
+MINHU_WEIBO_RELAY_TOKEN = env_str("MINHU_WEIBO_RELAY_TOKEN", "")
 MINHU_NOTIFICATION_BACKENDS = {
     "sms": "tickets.notifications.HttpSmsBackend" if MINHU_SMS_GATEWAY_URL
+    else "tickets.notifications.LogBackend",
+    "weibo": "tickets.notifications.HttpWeiboBackend" if MINHU_WEIBO_RELAY_URL
     else "tickets.notifications.LogBackend",
     "email": "tickets.notifications.EmailBackend",
 }
@@ -194,6 +206,22 @@ EMAIL_BACKEND = (
     else "django.core.mail.backends.console.EmailBackend"
 )
 
+# Intake webhooks (tickets.intake): one shared secret per channel, for the HMAC the
+# gateway signs each delivery with. Unset, the channel answers 503 and takes nothing.
+# During a rotation give the new and the old secret, comma-separated: either signs.
+MINHU_INTAKE_SECRETS = {
+    "sms": env_list("MINHU_INTAKE_SECRET_SMS", []),
+    "weibo": env_list("MINHU_INTAKE_SECRET_WEIBO", []),
+}
+for _channel, _secrets in MINHU_INTAKE_SECRETS.items():
+    if any(len(_secret) < 16 for _secret in _secrets):
+        raise ImproperlyConfigured(f"MINHU_INTAKE_SECRET_{_channel.upper()}: each secret needs 16 characters or more.")
+# A signed delivery is taken this many seconds either side of the server's clock.
+MINHU_INTAKE_WINDOW_SECONDS = env_int("MINHU_INTAKE_WINDOW_SECONDS", 300, minimum=30)
+# Text that arrives with no category (SMS, Weibo) lands in this one until the centre
+# or a routing rule gives it a better one; it is created when missing.
+MINHU_INTAKE_CATEGORY = env_str("MINHU_INTAKE_CATEGORY", "unclassified")
+
 # Bodies above this are refused with 413 before any parsing (webhooks and API alike).
 MINHU_MAX_BODY_BYTES = env_int("MINHU_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MINHU_MAX_BODY_BYTES
@@ -203,6 +231,8 @@ MINHU_MAX_PHOTO_BYTES = env_int("MINHU_MAX_PHOTO_BYTES", 5 * 1024 * 1024, minimu
 # Forms that carry photos take bodies up to this size (the photos plus the text).
 MINHU_MAX_UPLOAD_BYTES = MINHU_MAX_PHOTOS * MINHU_MAX_PHOTO_BYTES + MINHU_MAX_BODY_BYTES
 FILE_UPLOAD_PERMISSIONS = 0o640
+# Open311 clients: reports and updates each key may POST (django-ratelimit's count/period).
+MINHU_OPEN311_RATE = env_rate("MINHU_OPEN311_RATE", "600/m")
 # The public forms are rate-limited per client address. Behind a reverse proxy every
 # request comes from the proxy: name the header it sets to the client's address (one it
 # overwrites, such as X-Real-IP), or all citizens share one limit.

@@ -10,6 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("desk/", include("tickets.desk.urls")),
     path("api/v1/", include("tickets.api.urls")),
+    path("intake/", include("tickets.intake.urls")),
+    path("open311/v2/", include("tickets.intake.open311_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Unknown API and webhook URLs answer in the API's JSON error format, DEBUG or not.

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _, gettext_lazy
 
 from departments import calendar
-from departments.models import CENTRE_ROLES, CalendarDay, Category, Membership, Role, Unit
+from departments.models import CENTRE_ROLES, CalendarDay, Category, CategoryAttribute, Membership, Role, Unit
 from departments.selectors import UNIT_ROLES, staff_scope
 from departments.services import staff_upsert, unit_upsert
 
@@ -221,6 +221,26 @@ class MembershipAdmin(admin.ModelAdmin):
         obj.pk, obj.user, obj.created_at = saved.pk, user, saved.created_at
 
 
+class CategoryAttributeInline(admin.StackedInline):
+    """The questions the category asks with each Open311 report (its service definition)."""
+
+    model = CategoryAttribute
+    extra = 0
+    fields = [("code", "datatype", "required", "variable", "order"), "description", "datatype_description", "values"]
+
+    def has_view_permission(self, request, obj=None):
+        return staff_scope(request.user).sees_all or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return _keeps_organisation(request) or super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return _keeps_organisation(request) or super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return _keeps_organisation(request) or super().has_delete_permission(request, obj)
+
+
 @admin.register(Category)
 class CategoryAdmin(CentreKeptAdmin):
     list_display = ["name", "code", "parent", "routing", "default_unit", "is_active"]
@@ -236,7 +256,9 @@ class CategoryAdmin(CentreKeptAdmin):
             ("resolve_amount", "resolve_unit"), ("feedback_amount", "feedback_unit"),
         ]}),
         (gettext_lazy("Extensions (延期)"), {"fields": [("extension_amount", "extension_unit"), "max_extensions"]}),
+        (gettext_lazy("Open311 service"), {"fields": ["description", "keywords"]}),
     ]
+    inlines = [CategoryAttributeInline]
 
     def get_queryset(self, request):
         # Category.__str__ names its parent: join it for lists, autocompletes and filters.

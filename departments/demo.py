@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from departments import calendar, demo_data
-from departments.models import Category, UnitKind
+from departments.models import Category, CategoryAttribute, UnitKind
 from departments.services import staff_upsert, unit_upsert
 
 DEMO_PASSWORD = "minhu-demo"
@@ -59,8 +59,16 @@ def seed_demo(*, with_passwords: bool | None = None, with_tickets: bool | None =
                       "default_unit": units.get(default_unit) if default_unit else None}
             for stage, (amount, unit) in deadlines.items():
                 fields[f"{stage}_amount"], fields[f"{stage}_unit"] = amount, unit
-            Category.objects.update_or_create(code=code, defaults=fields)
+            category, _ = Category.objects.update_or_create(code=code, defaults=fields)
             leaves += 1
+            for order, (attr_code, datatype, required, question, hint, choices) in enumerate(
+                demo_data.CATEGORY_ATTRIBUTES.get(code, []), start=1
+            ):
+                CategoryAttribute.objects.update_or_create(category=category, code=attr_code, defaults={
+                    "datatype": datatype, "required": required, "description": question,
+                    "datatype_description": hint, "order": order,
+                    "values": [{"key": key, "name": name} for key, name in choices],
+                })
 
     calendar.seed_from_chinese_calendar()
 

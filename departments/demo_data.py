@@ -797,3 +797,17 @@ STAFF: list[tuple[str, str, str]] = [
     ("unitadmin", "water-group", "unit_admin"),
     ("supervisor", "wuchang", "supervisor"),
 ]
+
+# The questions some categories ask Open311 clients (their service definitions):
+# category code -> [(code, datatype, required, question, datatype description, choices)].
+CATEGORY_ATTRIBUTES: dict[str, list[tuple[str, str, bool, str, str, list[tuple[str, str]]]]] = {
+    "street-light": [
+        ("fault_kind", "singlevaluelist", True, "故障类型", "", [
+            ("dark", "不亮"), ("flickering", "闪烁"), ("on_by_day", "白天常亮"), ("pole_damaged", "灯杆损坏"),
+        ]),
+        ("pole_number", "string", False, "灯杆编号", "灯杆上喷涂的编号", []),
+    ],
+    "road-damage": [
+        ("area_m2", "number", True, "破损面积", "平方米（m²）", []),
+    ],
+}

@@ -149,6 +149,11 @@ class Category(models.Model):
         _("extension deadline"), _("extension deadline unit"), 10, DeadlineUnit.WORKING_DAYS
     )
     max_extensions = models.PositiveSmallIntegerField(_("extensions allowed"), default=2)
+    # What Open311 clients show for the category as a service (its name and group aside).
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    keywords = models.CharField(
+        _("keywords"), max_length=300, blank=True, help_text=_("Comma-separated words that help people find it.")
+    )
 
     class Meta:
         verbose_name = _("category")
@@ -186,3 +191,81 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}"
+
+
+class AttributeDatatype(models.TextChoices):
+    STRING = "string", _("short text")
+    NUMBER = "number", _("number")
+    DATETIME = "datetime", _("date and time")
+    TEXT = "text", _("long text")
+    SINGLEVALUELIST = "singlevaluelist", _("one choice from a list")
+    MULTIVALUELIST = "multivaluelist", _("several choices from a list")
+
+
+LIST_DATATYPES = frozenset({AttributeDatatype.SINGLEVALUELIST, AttributeDatatype.MULTIVALUELIST})
+
+attribute_code_validator = RegexValidator(
+    r"^[A-Za-z0-9_.-]{1,50}$", _("Use 1-50 letters, digits, underscores, dots and hyphens.")
+)
+
+
+class CategoryAttribute(models.Model):
+    """A question a category asks with each report: an attribute of its Open311 service definition.
+
+    The codes and datatypes are the GeoReport v2 spec's, so Open311 clients can build
+    their forms from them; a client answers with attribute[CODE] (attribute[CODE][] for
+    several choices).
+    """
+
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.CASCADE, related_name="attributes"
+    )
+    code = models.CharField(_("code"), max_length=50, validators=[attribute_code_validator])
+    # Off for a line of information shown with the form, which asks nothing.
+    variable = models.BooleanField(_("asks for an answer"), default=True)
+    datatype = models.CharField(_("datatype"), max_length=20, choices=AttributeDatatype.choices)
+    required = models.BooleanField(_("required"), default=False)
+    datatype_description = models.CharField(
+        _("datatype description"), max_length=300, blank=True,
+        help_text=_("How to answer, e.g. the unit of a number."),
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=1)
+    description = models.CharField(_("question"), max_length=300)
+    values = models.JSONField(
+        _("choices"), default=list, blank=True,
+        help_text=_('For the list datatypes: [{"key": "...", "name": "..."}, ...].'),
+    )
+
+    class Meta:
+        verbose_name = _("service attribute")
+        verbose_name_plural = _("service attributes")
+        ordering = ["category", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["category", "code"], name="category_attribute_code_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.description}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.datatype not in LIST_DATATYPES:
+            if self.values:
+                raise ValidationError({"values": _("Only the list datatypes take choices.")})
+            return
+        values = self.values
+        is_pairs = isinstance(values, list) and all(
+            isinstance(v, dict) and set(v) == {"key", "name"}
+            and all(isinstance(v[f], str) and v[f].strip() for f in ("key", "name"))
+            for v in values
+        )
+        if not values or not is_pairs:
+            raise ValidationError({"values": _('Give the choices as [{"key": "...", "name": "..."}, ...].')})
+        keys = [v["key"] for v in values]
+        if len(set(keys)) != len(keys):
+            raise ValidationError({"values": _("Each choice needs a key of its own.")})
+
+    @property
+    def choice_names(self) -> dict[str, str]:
+        return {v["key"]: v["name"] for v in self.values or []}

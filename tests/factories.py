@@ -76,6 +76,11 @@ def make_ticket(city: City, state: str = State.REPORTED, *, unit: Unit | None = 
     fields.setdefault("channel", Channel.PHONE)
     fields.setdefault("reporter_phone", "13800138000")
     ticket, _code = services.ticket_create(category=city.category, actor=city.operator, **fields)
+    return advance_ticket(city, ticket, state, unit=unit)
+
+
+def advance_ticket(city: City, ticket: Ticket, state: str, *, unit: Unit | None = None) -> Ticket:
+    """Return the reported ticket brought to `state` through the real services, as staff would."""
     unit = unit or city.bureau
     handler = city.street_handler if unit == city.street else city.handler
     d = city.dispatcher

@@ -32,3 +32,10 @@ def test_a_server_starts_with_a_secret_key():
 def test_an_ambiguous_debug_value_stops_the_process(value):
     result = _run("import django; django.setup()", DEBUG=value, DJANGO_SETTINGS_MODULE="config.settings")
     assert result.returncode != 0 and "ImproperlyConfigured" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["lots", "600", "600/minute", "/m"])
+def test_an_open311_rate_that_is_not_count_per_period_stops_the_process(value):
+    result = _run("import django; django.setup()", MINHU_OPEN311_RATE=value, DEBUG="true",
+                  DJANGO_SETTINGS_MODULE="config.settings")
+    assert result.returncode != 0 and "MINHU_OPEN311_RATE" in result.stderr

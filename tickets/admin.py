@@ -6,9 +6,11 @@ Lists stay cheap at millions of rows: counts stop at a cap, facets are off, and 
 foreign key shown is joined in the page's one query.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db.models import F, Q
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
@@ -20,8 +22,10 @@ from departments.models import Unit
 from departments.selectors import report_categories, staff_scope
 from tickets.admin_views import TicketDeskMixin
 from tickets.errors import TicketError
+from tickets.intake.open311_selectors import open311_key_in_use
+from tickets.intake.open311_services import open311_key_create, open311_key_revoke
 from tickets.models import (
-    OPEN_STATES, ExtensionRequest, Notification, PersonalDataAccess, Sla, Ticket, TicketEvent,
+    OPEN_STATES, ExtensionRequest, Notification, Open311Key, PersonalDataAccess, Sla, Ticket, TicketEvent,
 )
 from tickets.selectors import (
     dispatch_units,
@@ -412,3 +416,66 @@ class PersonalDataAccessAdmin(ReadOnlyScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user", "ticket")
+
+
+class Open311KeyForm(forms.ModelForm):
+    class Meta:
+        model = Open311Key
+        fields = ["name"]
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if open311_key_in_use(name):
+            raise forms.ValidationError(_("This client already has a working key; revoke it first."))
+        return name
+
+
+@admin.register(Open311Key)
+class Open311KeyAdmin(admin.ModelAdmin):
+    """Open311 clients' API keys: created here (the key shown once), revoked here, never edited.
+
+    Revoked keys stay listed: the requests a client sent keep its name.
+    """
+
+    form = Open311KeyForm
+    list_display = ["name", "key_prefix", "is_active", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name"]
+    ordering = ["-id"]
+    actions = ["revoke"]
+
+    @admin.display(description=_("key starts with"))
+    def key_prefix(self, obj: Open311Key) -> str:
+        return f"{obj.prefix}…"
+
+    @admin.display(description=_("working"), boolean=True)
+    def is_active(self, obj: Open311Key) -> bool:
+        return obj.is_active
+
+    def get_fields(self, request, obj=None):
+        return ["name"] if obj is None else ["name", "key_prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        key, raw = open311_key_create(name=obj.name)
+        obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
+        request.open311_key = raw
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The key is shown on this page only, never stored nor carried in a message
+        # cookie to the next page.
+        return TemplateResponse(request, "admin/tickets/open311key/created.html", {
+            **self.admin_site.each_context(request),
+            "title": gettext("New Open311 API key"), "opts": self.opts, "key": obj, "raw_key": request.open311_key,
+        })
+
+    @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
+    def revoke(self, request, queryset):
+        for key in queryset.filter(revoked_at__isnull=True):
+            open311_key_revoke(key_id=key.pk)
+        self.message_user(request, gettext("The selected keys are revoked."))

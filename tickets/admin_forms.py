@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from tickets.attachments import PhotosField, clean_photos
 from tickets.errors import InvalidInput, NotFound, TicketError, show_on_form
 from tickets.models import ReturnReason, Ticket
-from tickets.selectors import dispatch_suggestion, dispatch_units, ticket_get
+from tickets.selectors import dispatch_suggestion, dispatch_units, leaf_categories, ticket_get
 from tickets.validation import MAX_DESCRIPTION, MAX_NOTE
 
 _DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -92,9 +92,14 @@ class DispatchForm(ActionForm):
     final = forms.BooleanField(
         label=_("final ruling (审定): the unit may not return it"), required=False,
     )
+    category = forms.ModelChoiceField(
+        label=_("category"), queryset=leaf_categories(), required=False,
+        help_text=_("Sort the ticket into another category on the way; its deadlines apply."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["category"].initial = self.ticket.category_id
         suggested = dispatch_suggestion(self.ticket)
         self.fields["unit"].suggested = suggested
         if suggested is not None:

@@ -25,8 +25,13 @@ from config.middleware import accepts_uploads
 from tickets import admin_forms as f
 from tickets import services
 from tickets.errors import Conflict, NotAllowed, NotFound, TicketError
-from tickets.models import Attachment, ExtensionRequest, State, Ticket, TicketEvent
-from tickets.selectors import may_reveal_reporter, pending_extension, ticket_events
+from tickets.intake.open311_selectors import open311_ticket_answers
+from tickets.models import Attachment, Channel, ExtensionRequest, State, Ticket, TicketEvent
+from tickets.selectors import may_reveal_reporter, pending_extension, sees_personal_data, ticket_events
+from tickets.validation import mask_phone
+
+# The messages a ticket's page lists: a post reposted thousands of times shows its first ones.
+MESSAGES_SHOWN = 50
 
 
 def _transition(name: str) -> Callable[[Ticket, object], bool]:
@@ -102,6 +107,7 @@ EVENT_LABELS = {
     "reject": _("rejected"),
     "merge": _("merged"),
     "merge_in": _("a duplicate merged in"),
+    "support": _("supported by another citizen"),
     "dispatch": _("dispatched"),
     "claim": _("claimed"),
     "return": _("returned to the centre"),
@@ -274,6 +280,11 @@ class TicketDeskMixin:
             panels.append(panel)
         revealed = getattr(request, "reporter_revealed", False)
         photos = Attachment.objects.filter(ticket=ticket).order_by("id")
+        inbound = list(ticket.inbound_messages.order_by("id")[:MESSAGES_SHOWN + 1])
+        if not (revealed or sees_personal_data(user)):
+            for message in inbound:
+                if message.channel == Channel.SMS:
+                    message.sender = mask_phone(message.sender)
         return {
             "desk_panels": panels,
             "desk_history": _with_state_labels(ticket_events(ticket)),
@@ -282,6 +293,9 @@ class TicketDeskMixin:
                                 current_app=self.admin_site.name))
                 for photo in photos
             ],
+            "desk_messages": inbound[:MESSAGES_SHOWN],
+            "desk_more_messages": len(inbound) > MESSAGES_SHOWN,
+            "desk_service_answers": open311_ticket_answers(ticket) if ticket.channel == Channel.OPEN311 else [],
             "desk_pending_extension": _pending_extension(ticket) if ticket.can_centre_act(user) else None,
             "desk_revealed": revealed,
             "desk_reveal": None if revealed or not may_reveal_reporter(user, ticket) else {

@@ -534,6 +534,8 @@ class TicketEvent(models.Model):
         indexes = [
             # A ticket's history in order, and replay after a last-seen id.
             models.Index(fields=["ticket", "id"], name="ticketevent_ticket_id"),
+            # Open311 updates (servicerequestupdates): the public lines of a time window, in order.
+            models.Index(fields=["at", "id"], name="ticketevent_public_at", condition=Q(is_public=True)),
         ]
 
     def __str__(self) -> str:
@@ -581,10 +583,13 @@ class Notification(models.Model):
         URGING = "urging", _("urging notice (催办)")
         EXTENSION = "extension", _("extension granted (延期)")
         PAUSE = "pause", _("material requested from the citizen (补充材料)")
+        RESULT = "result", _("the verified reply and the rating request to the citizen")
 
     class Channel(models.TextChoices):
         SMS = "sms", _("SMS")
         EMAIL = "email", _("email")
+        # A comment under the citizen's Weibo post; the address is the post's mid.
+        WEIBO = "weibo", _("Weibo comment")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("waiting to be sent")
@@ -697,3 +702,130 @@ class PersonalDataAccess(models.Model):
         if not self._state.adding:
             raise RuntimeError("The access log is append-only.")
         return super().save(*args, **kwargs)
+
+
+class InboundMessage(models.Model):
+    """One message a machine channel delivered (an SMS, a Weibo post), kept as it came.
+
+    The raw body stays with the ticket it opened, rated or supported, so nothing the
+    citizen said is lost when the way it is read changes later. The database makes
+    each (channel, external id) arrive once: a gateway that delivers a message again,
+    or ten times at once, is answered with the same ticket.
+    """
+
+    class Outcome(models.TextChoices):
+        OPENED = "opened", _("opened the ticket")
+        RATED = "rated", _("rated the ticket (a survey reply)")
+        SUPPORTED = "supported", _("added support to the ticket (a repost)")
+
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    # The channel's own id of the message: the SMS gateway's message_id, Weibo's mid.
+    external_id = models.CharField(_("message id"), max_length=100)
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("ticket"), on_delete=models.PROTECT, related_name="inbound_messages",
+        db_index=False,
+    )
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    # The phone number of an SMS, the Weibo user's id.
+    sender = models.CharField(_("sender"), max_length=100)
+    sender_name = models.CharField(_("sender's name"), max_length=100, blank=True)
+    # The Weibo post a repost spreads (its own mid for an original post): reposts of
+    # one post support the one ticket that post opened.
+    thread = models.CharField(_("thread"), max_length=100, blank=True)
+    text = models.TextField(_("text"), blank=True)
+    pictures = models.JSONField(_("pictures"), default=list, blank=True)
+    raw = models.TextField(_("body as received"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("inbound message")
+        verbose_name_plural = _("inbound messages")
+        indexes = [
+            # A ticket's messages in order (the ticket page).
+            models.Index(fields=["ticket", "id"], name="inbound_ticket_id"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="inbound_once"),
+            # One ticket per Weibo post, however many reposts of it race in: the repost
+            # lookup reads this index too.
+            models.UniqueConstraint(fields=["channel", "thread"], name="inbound_thread_opened_once",
+                                    condition=Q(outcome="opened") & ~Q(thread="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.external_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise RuntimeError("Inbound messages are kept as they came.")
+        return super().save(*args, **kwargs)
+
+
+class Supporter(models.Model):
+    """A citizen who raised an open ticket's problem again (a Weibo repost), once per ticket."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="supporters", db_index=False)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    # The Weibo user's id, or a phone number.
+    identity = models.CharField(_("identity"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    message = models.ForeignKey(
+        InboundMessage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("supporter")
+        verbose_name_plural = _("supporters")
+        constraints = [
+            # support_count counts people, not reposts: one row per person and ticket.
+            models.UniqueConstraint(fields=["ticket", "channel", "identity"], name="supporter_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.channel} {self.identity}"
+
+
+def hash_open311_key(key: str) -> str:
+    """Return the stored form of an Open311 API key.
+
+    A plain SHA-256 is enough: the key is 32 random bytes, beyond any brute force, and
+    an unkeyed hash keeps every key valid when SECRET_KEY is rotated.
+    """
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Open311Key(models.Model):
+    """The API key of one Open311 client (a FixMyStreet install, a city app): stored hashed.
+
+    A revoked key stays, so the requests it sent still name their client. The client's
+    name is what its requests carry (InboundMessage.sender): a new key under the name of
+    a revoked one keeps seeing the private fields of the client's earlier requests.
+    """
+
+    name = models.CharField(_("client"), max_length=100)
+    # The key's first characters, enough to tell keys apart in the admin and the logs.
+    prefix = models.CharField(_("key starts with"), max_length=8, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("Open311 API key")
+        verbose_name_plural = _("Open311 API keys")
+        constraints = [
+            # One working key per client: its requests are known by the client's name.
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(revoked_at__isnull=True), name="open311_key_one_active_per_name",
+                violation_error_message=_("This client already has a working key; revoke it first."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

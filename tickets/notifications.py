@@ -23,14 +23,17 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
+from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from departments.models import Unit
-from tickets.models import Notification, Ticket, TicketEvent
+from tickets.models import Channel as TicketChannel
+from tickets.models import InboundMessage, Notification, Ticket, TicketEvent
 from tickets.validation import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -44,9 +47,12 @@ LEASE = dt.timedelta(minutes=5)
 CATCH_UP_GRACE = dt.timedelta(seconds=30)
 
 # SMS texts as registered with the gateway (Chinese gateways send approved templates
-# only, each under the hotline's signature). {stage} is a stage's Chinese name.
+# only, each under the hotline's signature). {stage} is a stage's Chinese name; {link}
+# the ticket's tracking page, which the sender signs for the citizen's phone alone.
 TEMPLATES = {
-    Kind.ACKNOWLEDGEMENT: "【12345】您反映的问题已登记，工单号{number}。可凭查询码在网站查询办理进度。",
+    Kind.ACKNOWLEDGEMENT: "【12345】您反映的问题已登记，工单号{number}。查询办理进度：{link}",
+    Kind.RESULT: "【12345】您反映的问题（工单{number}）已办结。答复：{reply} 详情：{link} "
+                 "请回复数字评价：1满意 2基本满意 3不满意。",
     Kind.CLAIM_REMINDER: "【12345】工单{number}已派至贵单位，尚未签收，请于{due}前签收。",
     Kind.WARNING: "【12345】工单{number}{stage}时限将至（{due}），请抓紧办理。",
     Kind.ESCALATION: "【12345】工单{number}（{unit}）已超过{stage}时限（{due}），已升级督办（第{level}级）。",
@@ -54,6 +60,17 @@ TEMPLATES = {
     Kind.EXTENSION: "【12345】您的工单{number}经批准延期，办结时限调整为{until}。",
     Kind.PAUSE: "【12345】您的工单{number}需补充材料：{reason}。请于{until}前联系承办单位或拨打12345。",
 }
+# The same notices as comments under a citizen's Weibo post: public, so they carry no
+# link that opens the ticket, and they keep within a comment's length.
+WEIBO_TEMPLATES = {
+    Kind.ACKNOWLEDGEMENT: "您好，您反映的问题已转12345热线办理，工单号{number}，可拨打12345查询进度。",
+    Kind.RESULT: "您好，您反映的问题（工单{number}）已办结。答复：{reply}",
+    Kind.EXTENSION: "您好，工单{number}经批准延期，办结时限调整为{until}。",
+    Kind.PAUSE: "您好，工单{number}需补充材料：{reason}。请于{until}前拨打12345联系。",
+}
+# Reporters of duplicates merged into the ticket hear its result, but rate nothing.
+RESULT_FOR_MERGED = "【12345】您反映的问题已并入工单{number}办理，现已办结。答复：{reply} 详情：{link}"
+REPLY_CHARACTERS = {Channel.SMS: 200, Channel.WEIBO: 100}
 STAGE_NAMES = {"accept": "受理", "claim": "签收", "resolve": "办结", "feedback": "回访"}
 
 
@@ -92,16 +109,59 @@ def unit_recipients(units: Iterable[Unit | None]) -> list[Recipient]:
 
 
 def citizen_recipients(ticket: Ticket) -> list[Recipient]:
-    return [Recipient(Channel.SMS, ticket.reporter_phone)] if ticket.reporter_phone else []
+    """Return where the citizen hears back: their phone by SMS, else under their Weibo post."""
+    if ticket.reporter_phone:
+        return [Recipient(Channel.SMS, ticket.reporter_phone)]
+    if ticket.channel == TicketChannel.WEIBO:
+        post = (
+            ticket.inbound_messages.filter(outcome=InboundMessage.Outcome.OPENED)
+            .values_list("external_id", flat=True).first()
+        )
+        return [Recipient(Channel.WEIBO, post)] if post else []
+    return []
+
+
+def merged_reporters(ticket: Ticket) -> list[Recipient]:
+    """Return the recipients of every duplicate merged into the ticket, at any depth."""
+    recipients, seen, todo = [], {ticket.id}, [ticket.id]
+    while todo:
+        merged = list(Ticket.objects.filter(merged_into_id__in=todo).exclude(id__in=seen))
+        todo = [t.id for t in merged]
+        seen.update(todo)
+        for duplicate in merged:
+            recipients += citizen_recipients(duplicate)
+    return recipients
+
+
+def tracking_link(number: str) -> str:
+    """Return the address of the ticket's tracking page, as the citizen's phone opens it."""
+    return settings.MINHU_PUBLIC_URL + reverse("citizen:track", args=[number])
+
+
+def shorten(text: str, characters: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= characters else text[:characters - 1] + "…"
 
 
 # -- writing notices (inside the caller's transaction) --------------------------
 
 
-def build(event: TicketEvent, kind: str, recipients: Iterable[Recipient], **context) -> list[Notification]:
-    """Return unsaved notices of one event, one per distinct address."""
+def _body(kind: str, channel: str, template: str | None, number: str, context: dict) -> str:
+    if channel == Channel.WEIBO:
+        template = WEIBO_TEMPLATES[kind]
+    context = {**context, "number": number, "link": tracking_link(number)}
+    if "reply" in context:
+        context["reply"] = shorten(context["reply"], REPLY_CHARACTERS.get(channel, 200))
+    return (template or TEMPLATES[kind]).format(**context)
+
+
+def build(event: TicketEvent, kind: str, recipients: Iterable[Recipient], *, template: str | None = None,
+          **context) -> list[Notification]:
+    """Return unsaved notices of one event, one per distinct address.
+
+    `template` replaces the kind's SMS text (the Weibo text stays the kind's own).
+    """
     ticket = event.ticket
-    body = TEMPLATES[kind].format(number=ticket.number, **context)
     now = timezone.now()
     rows, seen = [], set()
     for r in recipients:
@@ -112,7 +172,7 @@ def build(event: TicketEvent, kind: str, recipients: Iterable[Recipient], **cont
         seen.add(key)
         rows.append(Notification(
             ticket=ticket, event=event, kind=kind, recipient_unit=r.unit, channel=r.channel,
-            address=r.address, body=body, created_at=now,
+            address=r.address, body=_body(kind, r.channel, template, ticket.number, context), created_at=now,
             status=Status.PENDING if r.address else Status.SKIPPED,
             next_attempt_at=now if r.address else None,
             last_error="" if r.address else "The unit has no liaison phone or email.",
@@ -146,6 +206,46 @@ def _send_after_commit(rows: list[Notification]) -> None:
 def notify(event: TicketEvent, kind: str, recipients: Iterable[Recipient], **context) -> list[Notification]:
     """Write the notices of one event and queue them to be sent after the commit."""
     return save_and_send(build(event, kind, recipients, **context))
+
+
+def notify_result(event: TicketEvent) -> list[Notification]:
+    """Tell the citizen the verified reply and ask for a rating; tell merged reporters the reply."""
+    ticket = event.ticket
+    rows = build(event, Kind.RESULT, citizen_recipients(ticket), reply=ticket.reply)
+    rows += build(event, Kind.RESULT, merged_reporters(ticket), template=RESULT_FOR_MERGED, reply=ticket.reply)
+    return save_and_send(rows)
+
+
+# -- the citizen's signed link -----------------------------------------------------------
+
+
+def _track_signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt="minhu.tracking-link")
+
+
+def signed_tracking_link(number: str) -> str:
+    """Return the tracking link that opens the ticket without its access code.
+
+    Made when the SMS is sent and never stored: the notice keeps the plain link, so
+    whoever reads the notices in the back office holds no key to the citizen's page.
+    """
+    return f"{tracking_link(number)}?k={_track_signer().sign(number).split(':', 1)[1]}"
+
+
+def tracking_key_valid(number: str, key: str) -> bool:
+    try:
+        _track_signer().unsign(f"{number}:{key}", max_age=dt.timedelta(days=settings.MINHU_TRACKING_LINK_DAYS))
+    except signing.BadSignature:
+        return False
+    return True
+
+
+def outgoing_text(notification: Notification) -> str:
+    """Return the text as sent: a citizen's SMS gets its signed link."""
+    if notification.channel != Channel.SMS or notification.recipient_unit_id is not None:
+        return notification.body
+    number = notification.ticket.number
+    return notification.body.replace(tracking_link(number), signed_tracking_link(number))
 
 
 def _queue_events(event_ids: list[int]) -> None:
@@ -184,11 +284,12 @@ class LogBackend:
 
     def send(self, notification: Notification) -> None:
         address = mask_phone(notification.address) if notification.channel == Channel.SMS else notification.address
+        # The stored body, not the text with its signed link: logs are read by many.
         logger.info("Notice %s to %s by %s: %s", notification.id, address, notification.channel, notification.body)
 
 
-class HttpSmsBackend:
-    """POST each SMS as JSON to the gateway (MINHU_SMS_GATEWAY_URL, bearer MINHU_SMS_GATEWAY_TOKEN).
+class HttpGatewayBackend:
+    """POST each notice as JSON to a gateway over HTTPS, with a bearer token.
 
     The notice's id goes with it as `ref`, so a gateway that deduplicates by reference
     sends a notice resent after a lost answer only once.
@@ -196,13 +297,20 @@ class HttpSmsBackend:
 
     timeout = 10.0
 
+    def target(self) -> tuple[str, str]:
+        """Return the gateway's URL and token (read at each send, so settings can change)."""
+        raise NotImplementedError
+
+    def payload(self, notification: Notification) -> dict:
+        raise NotImplementedError
+
     def send(self, notification: Notification) -> None:
-        payload = json.dumps({"to": notification.address, "text": notification.body,
-                              "ref": f"minhu-{notification.id}"}).encode()
+        url, token = self.target()
+        payload = json.dumps({**self.payload(notification), "ref": f"minhu-{notification.id}"},
+                             ensure_ascii=False).encode()
         request = urllib.request.Request(
-            settings.MINHU_SMS_GATEWAY_URL, data=payload, method="POST",
-            headers={"Content-Type": "application/json",
-                     "Authorization": f"Bearer {settings.MINHU_SMS_GATEWAY_TOKEN}"},
+            url, data=payload, method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -214,6 +322,29 @@ class HttpSmsBackend:
             raise DeliveryError(f"gateway answered HTTP {error.code}") from error
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             raise DeliveryError(f"gateway unreachable: {error}") from error
+
+
+class HttpSmsBackend(HttpGatewayBackend):
+    """Send SMS through the gateway at MINHU_SMS_GATEWAY_URL (bearer MINHU_SMS_GATEWAY_TOKEN)."""
+
+    def target(self) -> tuple[str, str]:
+        return settings.MINHU_SMS_GATEWAY_URL, settings.MINHU_SMS_GATEWAY_TOKEN
+
+    def payload(self, notification: Notification) -> dict:
+        return {"to": notification.address, "text": outgoing_text(notification)}
+
+
+class HttpWeiboBackend(HttpGatewayBackend):
+    """Comment under a citizen's post through the Weibo relay at MINHU_WEIBO_RELAY_URL.
+
+    The relay holds the hotline account's Weibo credentials; Minhu holds only its token.
+    """
+
+    def target(self) -> tuple[str, str]:
+        return settings.MINHU_WEIBO_RELAY_URL, settings.MINHU_WEIBO_RELAY_TOKEN
+
+    def payload(self, notification: Notification) -> dict:
+        return {"reply_to": notification.address, "text": notification.body}
 
 
 class EmailBackend:

@@ -8,7 +8,7 @@ from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from departments.models import Routing, Unit, UnitKind
+from departments.models import Category, Routing, Unit, UnitKind
 from departments.selectors import staff_scope
 from tickets.errors import InvalidInput, NotAllowed, NotFound
 from tickets.models import RESOLVE_RUNNING_STATES, ExtensionRequest, Notification, Sla, State, Ticket, TicketEvent
@@ -185,6 +185,14 @@ def dispatch_units() -> QuerySet[Unit]:
     return Unit.objects.filter(is_active=True).exclude(kind=UnitKind.CENTRE).order_by("path")
 
 
+def leaf_categories() -> QuerySet[Category]:
+    """Return the categories a ticket may be in: the active ones without subcategories."""
+    return (
+        Category.objects.filter(is_active=True).exclude(children__isnull=False)
+        .select_related("parent").order_by("parent__name", "name")
+    )
+
+
 def dispatch_suggestion(ticket: Ticket) -> Unit | None:
     """Return the unit the ticket's category usually goes to, when it can take tickets."""
     unit = ticket.category.default_unit
@@ -248,14 +256,16 @@ def ticket_for_citizen(*, number: str) -> Ticket | None:
 def ticket_public_events(ticket: Ticket) -> list[PublicEvent]:
     """Return the public lines of the ticket's history, oldest first."""
     events = ticket.events.filter(is_public=True).select_related("unit").order_by("id")
-    return [
-        PublicEvent(
-            kind=event.kind, at=event.at, unit_name=event.unit.name if event.unit else "",
-            note=event.note if event.kind in _CITIZEN_NOTE_KINDS else "",
-            until=_parse_time(event.payload.get("until")), rating=event.payload.get("rating", ""),
-        )
-        for event in events
-    ]
+    return [public_event(event) for event in events]
+
+
+def public_event(event: TicketEvent) -> PublicEvent:
+    """Return what the citizen may read of one public event (its unit joined by the caller)."""
+    return PublicEvent(
+        kind=event.kind, at=event.at, unit_name=event.unit.name if event.unit else "",
+        note=event.note if event.kind in _CITIZEN_NOTE_KINDS else "",
+        until=_parse_time(event.payload.get("until")), rating=event.payload.get("rating", ""),
+    )
 
 
 def ticket_public_deadline(ticket: Ticket) -> dt.datetime | None:

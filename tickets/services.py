@@ -28,11 +28,13 @@ from tickets.models import (
     Channel,
     DeadlineAlert,
     ExtensionRequest,
+    InboundMessage,
     Notification,
     PersonalDataAccess,
     Rating,
     ReturnReason,
     State,
+    Supporter,
     Ticket,
     TicketEvent,
     new_access_code,
@@ -83,11 +85,14 @@ def ticket_create(
     reporter_phone: str = "",
     reported_at: dt.datetime | None = None,
     photos: Sequence[CheckedPhoto] = (),
+    message: InboundMessage | None = None,
 ) -> tuple[Ticket, str]:
     """Open a ticket from any channel and return it with the citizen's access code.
 
     The access code is shown once (page, SMS, operator read-back) and stored hashed.
     `actor=None` is a citizen's own channel (form, webhook); staff must be the centre's.
+    `message` is the unsaved message a machine channel delivered: it is kept with the
+    ticket, and the citizen is answered where it came from (a Weibo post's comments).
     """
     if actor is not None and not staff_scope(actor).is_operator:
         raise NotAllowed(gettext("Only the centre's operators and dispatchers enter tickets."))
@@ -96,11 +101,7 @@ def ticket_create(
             gettext("Unknown channel %(channel)r.") % {"channel": channel},
             fields={"channel": [gettext("Unknown channel.")]},
         )
-    if not category.is_active or category.children.exists():
-        raise InvalidInput(
-            gettext("Category %(code)r cannot take reports; choose one of its subcategories.") % {"code": category.code},
-            fields={"category": [gettext("Choose an active leaf category.")]},
-        )
+    _check_leaf(category)
     description = clean_text(description, field="description", max_length=MAX_DESCRIPTION, required=True)
     address = clean_text(address, field="address", max_length=MAX_ADDRESS, required=False)
     reporter_name = clean_text(reporter_name, field="name", max_length=MAX_NAME, required=False)
@@ -129,6 +130,9 @@ def ticket_create(
     ticket.start_clock()
     ticket.save(force_insert=True)
     attachments_store(ticket=ticket, kind=Attachment.Kind.REPORT, photos=list(photos), actor=actor)
+    if message is not None:
+        message.ticket = ticket
+        message.save(force_insert=True)
     event = TicketEvent.record(ticket, "report", "", actor=actor, payload={"channel": channel}, at=now)
     notifications.notify(event, Notification.Kind.ACKNOWLEDGEMENT, notifications.citizen_recipients(ticket))
     return ticket, code
@@ -247,17 +251,36 @@ def ticket_merge(*, ticket_id: int, into_id: int, actor) -> Ticket:
     return ticket
 
 
+def _check_leaf(category: Category) -> None:
+    if not category.is_active or category.children.exists():
+        raise InvalidInput(
+            gettext("Category %(code)r cannot take reports; choose one of its subcategories.") % {"code": category.code},
+            fields={"category": [gettext("Choose an active leaf category.")]},
+        )
+
+
 @transaction.atomic
-def ticket_dispatch(*, ticket_id: int, unit: Unit, actor, final: bool = False) -> Ticket:
-    """Assign the ticket to a handling unit (派单); `final` (审定) forbids another return."""
+def ticket_dispatch(*, ticket_id: int, unit: Unit, actor, final: bool = False,
+                    category: Category | None = None) -> Ticket:
+    """Assign the ticket to a handling unit (派单); `final` (审定) forbids another return.
+
+    `category` sorts the ticket on the way (a text that came with none, a citizen who
+    chose wrongly): the unit's deadlines follow the new category's policy.
+    """
     if not unit.is_active or unit.kind == UnitKind.CENTRE:
         raise InvalidInput(
             gettext("%(code)s cannot handle tickets.") % {"code": unit.code},
             fields={"unit": [gettext("Choose an active handling unit.")]},
         )
+    if category is not None:
+        _check_leaf(category)
     ticket = _locked(ticket_id)
+    payload = {"final": final}
+    if category is not None and category.id != ticket.category_id:
+        payload.update(category=category.code, previous_category=ticket.category.code)
+        ticket.category = category
     from_state = _transition(ticket, "dispatch", actor, unit=unit, final=final, at=timezone.now())
-    TicketEvent.record(ticket, "dispatch", from_state, actor=actor, unit=unit, payload={"final": final})
+    TicketEvent.record(ticket, "dispatch", from_state, actor=actor, unit=unit, payload=payload)
     return ticket
 
 
@@ -476,7 +499,8 @@ def ticket_verify(*, ticket_id: int, actor) -> Ticket:
     ticket = _locked(ticket_id)
     from_state = _transition(ticket, "verify", actor, at=timezone.now())
     _withdraw_extension_requests(ticket)
-    TicketEvent.record(ticket, "verify", from_state, actor=actor, unit=ticket.unit, note=ticket.reply)
+    event = TicketEvent.record(ticket, "verify", from_state, actor=actor, unit=ticket.unit, note=ticket.reply)
+    notifications.notify_result(event)
     return ticket
 
 
@@ -491,8 +515,11 @@ def ticket_send_back(*, ticket_id: int, actor, reason: str) -> Ticket:
 
 
 @transaction.atomic
-def ticket_rate(*, ticket_id: int, actor, rating: str, comment: str = "") -> Ticket:
-    """Record the citizen's rating (回访); "unsatisfied" reopens it to the same unit (重办)."""
+def ticket_rate(*, ticket_id: int, actor, rating: str, comment: str = "", via: str = "") -> Ticket:
+    """Record the citizen's rating (回访); "unsatisfied" reopens it to the same unit (重办).
+
+    `via` names the citizen's own channel when they rated without staff (an SMS reply).
+    """
     if rating not in Rating.values:
         raise InvalidInput(
             gettext("Unknown rating %(rating)r.") % {"rating": rating},
@@ -504,9 +531,33 @@ def ticket_rate(*, ticket_id: int, actor, rating: str, comment: str = "") -> Tic
     kind = "reopen" if ticket.state == State.DISPATCHED else "rate"
     TicketEvent.record(
         ticket, kind, from_state, actor=actor, unit=ticket.unit, note=comment,
-        payload={"rating": rating, "reopen_count": ticket.reopen_count},
+        payload={"rating": rating, "reopen_count": ticket.reopen_count, **({"via": via} if via else {})},
     )
     return ticket
+
+
+@transaction.atomic
+def ticket_support(*, ticket_id: int, channel: str, identity: str, name: str = "",
+                   message=None) -> tuple[Ticket, bool]:
+    """Count a citizen who raised an open ticket's problem again (a Weibo repost).
+
+    Each person counts once per ticket; a finished ticket counts no one more (the
+    message that came is still kept with it). Return the ticket and whether it counted.
+    """
+    ticket = _locked(ticket_id)
+    if not ticket.is_open:
+        return ticket, False
+    _supporter, created = Supporter.objects.get_or_create(
+        ticket=ticket, channel=channel, identity=identity, defaults={"name": name[:100], "message": message}
+    )
+    if not created:
+        return ticket, False
+    Ticket.objects.filter(id=ticket.id).update(support_count=F("support_count") + 1)
+    ticket.refresh_from_db(fields=["support_count", "updated_at"])
+    TicketEvent.record(ticket, "support", ticket.state, payload={
+        "channel": channel, "support_count": ticket.support_count,
+    })
+    return ticket, True
 
 
 @transaction.atomic

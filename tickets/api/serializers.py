@@ -163,6 +163,9 @@ class MergeInput(serializers.Serializer):
 class DispatchInput(serializers.Serializer):
     unit = serializers.CharField(help_text="Code of the handling unit.")
     final = serializers.BooleanField(default=False, help_text="审定: the unit may not return it.")
+    category = serializers.CharField(
+        required=False, help_text="Code of a category to sort the ticket into on the way (its deadlines apply).",
+    )
 
 
 class ExtensionInput(serializers.Serializer):

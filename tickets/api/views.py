@@ -172,8 +172,9 @@ class DispatchApi(TicketTransitionApi):
     transition, summary, InputSerializer = "dispatch", "Dispatch to a handling unit (派单)", s.DispatchInput
 
     def perform(self, ticket, actor, data):
+        category = _category(data["category"]) if data.get("category") else None
         return services.ticket_dispatch(
-            ticket_id=ticket.id, unit=_unit(data["unit"]), actor=actor, final=data["final"]
+            ticket_id=ticket.id, unit=_unit(data["unit"]), actor=actor, final=data["final"], category=category,
         )
 
 

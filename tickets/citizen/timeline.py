@@ -31,6 +31,7 @@ STATE_WORDS = {
 # it already reads well.
 EVENT_WORDS = {
     "report": _("Report received"),
+    "support": _("Another citizen raised the same problem"),
     "accept": _("Accepted by the hotline centre"),
     "reject": _("Not accepted"),
     "merge": _("Merged into an earlier report of the same problem, which is handled instead"),
@@ -47,6 +48,8 @@ EVENT_WORDS = {
     "reopen": _("Rated unsatisfied: the unit handles it again"),
     "expire_feedback": _("Closed without a rating"),
     "archive": _("Archived"),
+    # Not a transition: the citizen's own update, sent through an Open311 client.
+    "comment": _("Comment added"),
 }
 
 RATING_WORDS = {

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
+from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
 from django_ratelimit.decorators import ratelimit
 
@@ -26,6 +27,7 @@ from tickets.citizen.forms import AccessCodeForm, FindForm, ReportForm
 from tickets.citizen.timeline import describe, state_words
 from tickets.errors import TicketError
 from tickets.models import Channel
+from tickets.notifications import tracking_key_valid
 from tickets.selectors import (
     last_event_id,
     ticket_for_citizen,
@@ -176,7 +178,8 @@ def _code_tries_exceeded(request: HttpRequest, number: str) -> bool:
         ("citizen-code-client", "ip", CODE_TRIES_PER_CLIENT),
         ("citizen-code-number", lambda group, request: number[:40], CODE_TRIES_PER_NUMBER),
     ]
-    usages = [get_usage(request, group=g, key=k, rate=r, method="POST", increment=True) for g, k, r in limits]
+    # Any method: a code comes by POST, a signed link's key by GET.
+    usages = [get_usage(request, group=g, key=k, rate=r, method=ALL, increment=True) for g, k, r in limits]
     return any(usage is not None and usage["should_limit"] for usage in usages)
 
 
@@ -191,6 +194,8 @@ def track(request: HttpRequest, number: str) -> HttpResponse:
         ticket = ticket_for_citizen(number=number)
         if ticket is not None:
             return _ticket_page(request, ticket)
+    if request.method == "GET" and "k" in request.GET:
+        return _follow_signed_link(request, number)
     form = AccessCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if _code_tries_exceeded(request, number):
@@ -207,6 +212,28 @@ def track(request: HttpRequest, number: str) -> HttpResponse:
             form.add_error("code", _("This number and access code do not match."))
     return render(request, "citizen/track_code.html", {"number": number, "form": form},
                   status=403 if form.is_bound else 200)
+
+
+def _follow_signed_link(request: HttpRequest, number: str) -> HttpResponse:
+    """Open the ticket for the browser that followed the link in the citizen's SMS.
+
+    The key is checked like a code (and counted like one, so it cannot be guessed),
+    then dropped from the address: the page is seen at its plain URL, and the key
+    goes into no history, bookmark or Referer.
+    """
+    if _code_tries_exceeded(request, number):
+        return _error_page(request, status=429, title=_("Too many tries"), message=_(
+            "The access code was entered wrongly too often. Wait an hour and try again, or call 12345."
+        ))
+    if tracking_key_valid(number, request.GET["k"][:200]) and ticket_for_citizen(number=number) is not None:
+        request.session.cycle_key()
+        _keep(request, _SESSION_TRACKING, number, time.time() + TRACKING_SECONDS)
+        return redirect("citizen:track", number=number)
+    form = AccessCodeForm()
+    return render(request, "citizen/track_code.html", {
+        "number": number, "form": form,
+        "link_error": _("This link has expired or is not complete. Enter the access code instead."),
+    }, status=403)
 
 
 def _ticket_page(request: HttpRequest, ticket) -> HttpResponse:

@@ -25,6 +25,7 @@ from tickets.selectors import (
     desk_queue,
     dispatch_candidates,
     dispatch_units,
+    leaf_categories,
     last_event_id,
     ticket_events,
     ticket_get,
@@ -80,7 +81,7 @@ def _panel(request, number: str) -> dict | None:
     return {
         "ticket": ticket, "reporter": ticket_reporter(user=request.user, ticket=ticket),
         "events": list(ticket_events(ticket)), "candidates": dispatch_candidates(ticket),
-        "dispatch_to": dispatch_units(), "api_url": reverse("api-ticket", args=[ticket.number]),
+        "dispatch_to": dispatch_units(), "categories": leaf_categories(), "api_url": reverse("api-ticket", args=[ticket.number]),
     }
 
 

@@ -88,7 +88,7 @@
     if (!form) return;
     event.preventDefault();
     var action = form.getAttribute("data-action"), data = new FormData(form), body = {};
-    if (action === "dispatch") body = { unit: data.get("unit"), final: data.get("final") === "1" };
+    if (action === "dispatch") body = { unit: data.get("unit"), final: data.get("final") === "1", category: data.get("category") };
     else if (action === "reject") body = { reason: data.get("reason") };
     else if (action === "merge") body = { into: data.get("into") };
     act(action, body);
