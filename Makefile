@@ -24,7 +24,9 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
-	DEBUG=$${DEBUG:-true} $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 65536 --ws-per-message-deflate false
+	# Under ASGI each request runs in a thread of its own, which would keep its database
+	# connection for good: the ASGI server opens one per request instead.
+	DEBUG=$${DEBUG:-true} DB_CONN_MAX_AGE=0 $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 65536 --ws-per-message-deflate false
 
 migrations-check: install
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run

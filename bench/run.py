@@ -1,7 +1,7 @@
 """Benchmark the staff API's ticket lists and the admin's changelists at city scale: `make bench`, or
 
     .venv/bin/python bench/run.py [--tickets N | --quick] [--requests 200] [--warmup 20]
-                                  [--only api|admin|ws]
+                                  [--only api|admin|ws|intake]
 
 It uses its own database (DATABASE_URL with the name replaced by minhu_bench, created
 when missing), generates the tickets once with tickets/datagen.py, the generator of
@@ -11,7 +11,9 @@ are generated again), then prints each scenario's p50/p99 beside its target: the
 API's lists, then the admin's changelists (bench/admin_lists.py).
 It reports; it never fails on a figure (exit code 0 whether each scenario passes or misses).
 The deadline sweep has its own benchmark on the same database: bench/sla_sweep.py.
-`--only ws` runs the live-delivery benchmark instead (bench/ws.py, its own database).
+`--only ws` runs the live-delivery benchmark instead (bench/ws.py, its own database);
+`--only intake` the intake benchmark (bench/intake.py, SMS webhook and Open311 POST, its own
+database).
 """
 
 import argparse
@@ -81,14 +83,19 @@ def main(argv=None) -> int:
                         help="seconds a scenario may take; slower ones make fewer requests")
     parser.add_argument("--regenerate", action="store_true",
                         help="generate even if enough tickets exist")
-    parser.add_argument("--only", choices=["api", "admin", "ws"],
+    parser.add_argument("--only", choices=["api", "admin", "ws", "intake"],
                         help="measure only the API's or only the admin's scenarios, or only "
-                             "live delivery to WebSockets (bench/ws.py with its defaults)")
+                             "live delivery to WebSockets (bench/ws.py with its defaults), or "
+                             "only intake (bench/intake.py with its defaults)")
     args = parser.parse_args(argv)
     if args.only == "ws":
         from bench import ws
 
         return ws.main([])
+    if args.only == "intake":
+        from bench import intake
+
+        return intake.main([])
     n = 100_000 if args.quick else args.tickets
 
     _rule("setup")

@@ -114,7 +114,9 @@ def groups_for(event: TicketEvent, unit_path: str) -> list[tuple[str, str]]:
     if codes:
         groups.append((unit_group(codes[-1]), "staff"))
         groups += [(subtree_group(code), "staff") for code in codes]
-    if event.is_public:
+    # A citizen's socket needs the number and code the report's answer gives: none can hear
+    # the report itself.
+    if event.is_public and event.kind != "report":
         groups.append((ticket_group(event.ticket_id), "public"))
     return groups
 

@@ -198,7 +198,9 @@ def _send_after_commit(rows: list[Notification]) -> None:
         # A named function, not a partial: Django logs a failed robust callback by its
         # __qualname__, which a partial lacks.
         def queue_notices() -> None:
-            _queue_events(events)
+            from tickets.tasks import notifications_send_task
+
+            notifications_send_task.delay([], event_ids=events)
 
         transaction.on_commit(queue_notices, robust=True)
 
@@ -246,14 +248,6 @@ def outgoing_text(notification: Notification) -> str:
         return notification.body
     number = notification.ticket.number
     return notification.body.replace(tracking_link(number), signed_tracking_link(number))
-
-
-def _queue_events(event_ids: list[int]) -> None:
-    ids = list(
-        Notification.objects.filter(event_id__in=event_ids, status=Status.PENDING)
-        .values_list("id", flat=True)
-    )
-    queue(ids)
 
 
 def queue(ids: list[int]) -> None:

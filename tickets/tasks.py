@@ -36,13 +36,19 @@ def notification_sweep_task() -> int:
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
-def notifications_send_task(self, notification_ids: list[int]) -> None:
+def notifications_send_task(self, notification_ids: list[int], event_ids: list[int] | None = None) -> None:
     """Send the notices; a failed one comes back after its backoff, up to the attempt limit.
 
     Safe to run twice: each notice is claimed by a conditional update, and one that
     was sent, or is gone, is passed over.
     """
+    from tickets.models import Notification
     from tickets.notifications import notification_send
+
+    if event_ids:
+        notification_ids = [*notification_ids, *Notification.objects.filter(
+            event_id__in=event_ids, status=Notification.Status.PENDING,
+        ).values_list("id", flat=True)]
 
     retries: dict[float, list[int]] = {}
     for notification_id in notification_ids:

@@ -135,8 +135,8 @@ def _take_one_message(app) -> tuple[str, list]:
         try:
             message = queue.get(timeout=5)
             message.ack()
-            args, _kwargs, _embed = message.payload
-            return message.headers["task"], args
+            args, kwargs, _embed = message.payload
+            return message.headers["task"], args, kwargs
         finally:
             queue.close()
 
@@ -404,10 +404,11 @@ def test_the_send_is_queued_on_redis_only_when_the_report_commits(
     assert len(queueing) == 1
     queueing[0]()
     assert _queued(broker) == 1
-    task, args = _take_one_message(broker)
-    assert (task, args) == ("tickets.tasks.notifications_send_task", [[notice.id]])
+    task, args, kwargs = _take_one_message(broker)
+    # The task finds the notices by their event: the request reads nothing back.
+    assert (task, args, kwargs) == ("tickets.tasks.notifications_send_task", [[]], {"event_ids": [notice.event_id]})
     # The worker cannot see this test's uncommitted rows; run the queued task here.
-    assert notifications_send_task.apply(args=args).successful()
+    assert notifications_send_task.apply(args=args, kwargs=kwargs).successful()
     notice.refresh_from_db()
     assert notice.status == Status.SENT
     assert gateway.refs() == [f"minhu-{notice.id}"]

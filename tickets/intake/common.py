@@ -201,9 +201,6 @@ def receive(*, channel: str, external_id: str, handle: Callable[[], Received]) -
     `handle` opens, rates or supports a ticket and keeps the message; it runs inside
     the transaction that holds the message's lock, so it runs once per message.
     """
-    found = already_received(channel, external_id)
-    if found is not None:
-        return found
     try:
         with transaction.atomic():
             lock(LOCK_MESSAGE, f"{channel}:{external_id}")
