@@ -170,6 +170,13 @@ MINHU_ARCHIVE_AFTER_DAYS = env_int("MINHU_ARCHIVE_AFTER_DAYS", 30, minimum=1)
 MINHU_PAUSE_MAX_COUNT = env_int("MINHU_PAUSE_MAX_COUNT", 2, minimum=1)
 MINHU_PAUSE_MAX_DAYS = env_int("MINHU_PAUSE_MAX_DAYS", 15, minimum=1)
 
+# Likely duplicates (tickets.duplicates): another open ticket from the same phone within
+# this many hours, or of the same category within this many metres or at the same
+# address, or with a very similar description, within this many days.
+MINHU_DUPLICATE_REPORTER_HOURS = env_int("MINHU_DUPLICATE_REPORTER_HOURS", 24, minimum=1)
+MINHU_DUPLICATE_PLACE_DAYS = env_int("MINHU_DUPLICATE_PLACE_DAYS", 7, minimum=1)
+MINHU_DUPLICATE_METERS = env_int("MINHU_DUPLICATE_METERS", 300, minimum=10)
+
 # Where citizens open the site: links in SMS are this plus the page's path
 # (https://12345.example.gov.cn). Unset, SMS carry the path alone.
 MINHU_PUBLIC_URL = env_str("MINHU_PUBLIC_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")

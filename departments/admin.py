@@ -19,7 +19,16 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _, gettext_lazy
 
 from departments import calendar
-from departments.models import CENTRE_ROLES, CalendarDay, Category, CategoryAttribute, Membership, Role, Unit
+from departments.models import (
+    CENTRE_ROLES,
+    CalendarDay,
+    Category,
+    CategoryAttribute,
+    Membership,
+    Role,
+    RoutingRule,
+    Unit,
+)
 from departments.selectors import UNIT_ROLES, staff_scope
 from departments.services import staff_upsert, unit_upsert
 
@@ -241,6 +250,13 @@ class CategoryAttributeInline(admin.StackedInline):
         return _keeps_organisation(request) or super().has_delete_permission(request, obj)
 
 
+class RoutingRuleInline(admin.TabularInline):
+    model = RoutingRule
+    extra = 1
+    autocomplete_fields = ["unit"]
+    fields = ["keywords", "unit", "is_active"]
+
+
 @admin.register(Category)
 class CategoryAdmin(CentreKeptAdmin):
     list_display = ["name", "code", "parent", "routing", "default_unit", "is_active"]
@@ -250,7 +266,7 @@ class CategoryAdmin(CentreKeptAdmin):
     autocomplete_fields = ["parent", "default_unit"]
     list_select_related = ["parent", "default_unit"]
     fieldsets = [
-        (None, {"fields": ["code", "name", "parent", "routing", "default_unit", "is_active"]}),
+        (None, {"fields": ["code", "name", "parent", "routing", "default_unit", "is_active", "auto_dispatch"]}),
         (gettext_lazy("Deadlines"), {"fields": [
             ("accept_amount", "accept_unit"), ("claim_amount", "claim_unit"),
             ("resolve_amount", "resolve_unit"), ("feedback_amount", "feedback_unit"),
@@ -258,7 +274,7 @@ class CategoryAdmin(CentreKeptAdmin):
         (gettext_lazy("Extensions (延期)"), {"fields": [("extension_amount", "extension_unit"), "max_extensions"]}),
         (gettext_lazy("Open311 service"), {"fields": ["description", "keywords"]}),
     ]
-    inlines = [CategoryAttributeInline]
+    inlines = [RoutingRuleInline, CategoryAttributeInline]
 
     def get_queryset(self, request):
         # Category.__str__ names its parent: join it for lists, autocompletes and filters.

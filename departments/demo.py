@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from departments import calendar, demo_data
-from departments.models import Category, CategoryAttribute, UnitKind
+from departments.models import Category, CategoryAttribute, RoutingRule, UnitKind
 from departments.services import staff_upsert, unit_upsert
 
 DEMO_PASSWORD = "minhu-demo"
@@ -59,8 +59,12 @@ def seed_demo(*, with_passwords: bool | None = None, with_tickets: bool | None =
                       "default_unit": units.get(default_unit) if default_unit else None}
             for stage, (amount, unit) in deadlines.items():
                 fields[f"{stage}_amount"], fields[f"{stage}_unit"] = amount, unit
+            fields["auto_dispatch"] = code in demo_data.AUTO_DISPATCH
             category, _ = Category.objects.update_or_create(code=code, defaults=fields)
             leaves += 1
+            # Rules staff have set in the admin are kept.
+            if code in demo_data.ROUTING_WORDS and not RoutingRule.objects.filter(category=category).exists():
+                RoutingRule.objects.create(category=category, keywords=demo_data.ROUTING_WORDS[code])
             for order, (attr_code, datatype, required, question, hint, choices) in enumerate(
                 demo_data.CATEGORY_ATTRIBUTES.get(code, []), start=1
             ):

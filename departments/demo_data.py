@@ -811,3 +811,20 @@ CATEGORY_ATTRIBUTES: dict[str, list[tuple[str, str, bool, str, str, list[tuple[s
         ("area_m2", "number", True, "破损面积", "平方米（m²）", []),
     ],
 }
+
+# Words that sort an SMS or Weibo post into a category (routing rules), and the
+# categories dispatched directly (直派) when the words are sure: emergencies whose unit
+# never changes.
+ROUTING_WORDS: dict[str, str] = {
+    "water-outage": "停水, 没水, 不来水, 水压低",
+    "pipe-burst": "爆管, 水管爆, 漏水, 冒水",
+    "power-outage": "停电, 没电, 跳闸",
+    "gas-leak": "燃气泄漏, 煤气味, 漏气, 燃气味",
+    "street-light": "路灯, 灯不亮, 照明",
+    "noise-nuisance": "噪音, 扰民, 吵, 广场舞",
+    "garbage-collection": "垃圾, 清运, 臭味",
+    "illegal-parking": "违停, 乱停, 堵车位, 占道停车",
+    "elevator-fault": "电梯, 困人, 电梯故障",
+    "wage-arrears": "拖欠工资, 欠薪, 讨薪",
+}
+AUTO_DISPATCH = {"pipe-burst", "gas-leak"}

@@ -149,6 +149,12 @@ class Category(models.Model):
         _("extension deadline"), _("extension deadline unit"), 10, DeadlineUnit.WORKING_DAYS
     )
     max_extensions = models.PositiveSmallIntegerField(_("extensions allowed"), default=2)
+    # 直派: a text whose routing rules point here with confidence goes to the unit
+    # without waiting for a dispatcher.
+    auto_dispatch = models.BooleanField(
+        _("dispatch directly (直派)"), default=False,
+        help_text=_("A text that its routing rules match with confidence is dispatched at once."),
+    )
     # What Open311 clients show for the category as a service (its name and group aside).
     description = models.CharField(_("description"), max_length=300, blank=True)
     keywords = models.CharField(
@@ -269,3 +275,34 @@ class CategoryAttribute(models.Model):
     @property
     def choice_names(self) -> dict[str, str]:
         return {v["key"]: v["name"] for v in self.values or []}
+
+
+class RoutingRule(models.Model):
+    """Words that point a text arriving without a category (SMS, Weibo) to this category.
+
+    Each word or phrase found in the text counts one for the rule's category; the
+    category with the most, well ahead of the next, is a confident match.
+    """
+
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.CASCADE, related_name="routing_rules"
+    )
+    keywords = models.TextField(
+        _("words"), help_text=_("Words or phrases, one per line or separated by commas; each found counts."),
+    )
+    unit = models.ForeignKey(
+        Unit, verbose_name=_("unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text=_("The unit these words point to, when it is not the category's usual one."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+
+    def __str__(self) -> str:
+        return f"{self.category_id}: {self.keywords[:40]}"
+
+    @property
+    def words(self) -> list[str]:
+        return [w.strip() for w in self.keywords.replace("，", ",").replace("\n", ",").split(",") if w.strip()]

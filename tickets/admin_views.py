@@ -24,6 +24,7 @@ from django_fsm import has_transition_perm
 from config.middleware import accepts_uploads
 from tickets import admin_forms as f
 from tickets import services
+from tickets.duplicates import likely_originals_for
 from tickets.errors import Conflict, NotAllowed, NotFound, TicketError
 from tickets.intake.open311_selectors import open311_ticket_answers
 from tickets.models import Attachment, Channel, ExtensionRequest, State, Ticket, TicketEvent
@@ -298,6 +299,15 @@ class TicketDeskMixin:
             "desk_service_answers": open311_ticket_answers(ticket) if ticket.channel == Channel.OPEN311 else [],
             "desk_pending_extension": _pending_extension(ticket) if ticket.can_centre_act(user) else None,
             "desk_revealed": revealed,
+            "desk_duplicates": [
+                (original, reverse("admin:tickets_ticket_change", args=[original.ticket.pk],
+                                   current_app=self.admin_site.name))
+                for original in likely_originals_for(user, ticket)
+            ],
+            # "Merge into this" beside each: the merge action's own form, its number filled in.
+            "desk_merge_url": reverse("admin:tickets_ticket_action", kwargs={"object_id": ticket.pk, "action": "merge"},
+                                      current_app=self.admin_site.name)
+            if ACTIONS["merge"].available(ticket, user) else "",
             "desk_reveal": None if revealed or not may_reveal_reporter(user, ticket) else {
                 "form": reveal_form or f.RevealForm(prefix="reveal"),
                 "url": reverse("admin:tickets_ticket_reveal", args=[ticket.pk], current_app=self.admin_site.name),

@@ -185,6 +185,12 @@ class Ticket(FSMModelMixin, models.Model):
             # The centre's queues by state: WHERE state IN (...) ORDER BY id DESC.
             models.Index(fields=["state", "-id"], name="ticket_state_id"),
             models.Index(fields=["category", "-id"], name="ticket_category_id"),
+            # Where returned tickets of a category ended up (tickets.routing.bounces):
+            # only the few that were ever returned, newest first.
+            models.Index(fields=["category", "-id"], name="ticket_returned_category_id",
+                         condition=Q(return_count__gt=0)),
+            # Likely duplicates (tickets.duplicates): a category's tickets within days of one.
+            models.Index(fields=["category", "reported_at"], name="ticket_category_reported_at"),
             models.Index(fields=["reported_at"], name="ticket_reported_at"),
             # The caller's earlier tickets, looked up as the operator types the number.
             models.Index(fields=["reporter_phone"], name="ticket_reporter_phone",

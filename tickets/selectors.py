@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from departments.models import Category, Routing, Unit, UnitKind
 from departments.selectors import staff_scope
+from tickets import routing
 from tickets.errors import InvalidInput, NotAllowed, NotFound
 from tickets.models import RESOLVE_RUNNING_STATES, ExtensionRequest, Notification, Sla, State, Ticket, TicketEvent
 from tickets.validation import mask_name, mask_phone, normalize_phone
@@ -336,27 +337,61 @@ class Candidate:
     open_load: int
 
 
-def dispatch_candidates(ticket: Ticket) -> list[Candidate]:
-    """Return the units the ticket most likely belongs to, best first.
+def dispatch_candidates(ticket: Ticket, *, suggestion: routing.Suggestion | None = None) -> list[Candidate]:
+    """Return the units the ticket most likely belongs to, best first, each with its reason.
 
-    A territorial category goes to the street or district named in the address (the
-    street first); every category offers its usual unit. Each comes with its open load,
-    so the dispatcher sees a unit already drowning.
+    First the units that kept earlier tickets of this category and place after they had
+    been returned (退单): the bounce is not repeated. Then the unit the text's words point
+    to (keyword rules), the street or district named in the address of a territorial
+    category (the street first), and the category's usual unit. A unit that returned such
+    tickets before goes last, saying so. Each comes with its open load, so the
+    dispatcher sees a unit already drowning.
     """
-    found: list[tuple[Unit, str]] = []
-    if ticket.category.routing == Routing.TERRITORIAL and ticket.address:
-        places = [u for u in Unit.objects.filter(is_active=True, kind__in=(UnitKind.STREET, UnitKind.DISTRICT))
-                  if u.name and u.name in ticket.address]
-        for unit in sorted(places, key=lambda u: (u.kind != UnitKind.STREET, u.path)):
-            found.append((unit, gettext("The address is in %(place)s.") % {"place": unit.name}))
-    usual = dispatch_suggestion(ticket)
-    if usual is not None and usual.id not in {u.id for u, _r in found}:
-        found.append((usual, gettext("The usual unit for %(category)s.") % {"category": ticket.category.name}))
+    places = sorted(
+        (u for u in Unit.objects.filter(is_active=True, kind__in=(UnitKind.STREET, UnitKind.DISTRICT))
+         if u.name and ticket.address and u.name in ticket.address),
+        key=lambda u: (u.kind != UnitKind.STREET, u.path),
+    )
+    history = routing.bounces(ticket, places)
+    found: dict[int, tuple[Unit, str]] = {}
+
+    def offer(unit: Unit | None, reason: str) -> None:
+        if unit is not None and unit.id not in found and unit.is_active and unit.kind != UnitKind.CENTRE:
+            found[unit.id] = (unit, reason)
+
+    kept_units = Unit.objects.in_bulk(list(history.kept_by))
+    for unit_id, count in history.kept_by.most_common(3):
+        offer(kept_units.get(unit_id), ngettext(
+            "After returns, %(count)d earlier ticket of this category here ended with this unit.",
+            "After returns, %(count)d earlier tickets of this category here ended with this unit.", count,
+        ) % {"count": count})
+    suggestion = suggestion or routing.suggest(ticket.description)
+    if suggestion is not None and suggestion.unit is not None:
+        offer(suggestion.unit, suggestion.reason)
+    if ticket.category.routing == Routing.TERRITORIAL:
+        for unit in places:
+            offer(unit, gettext("The address is in %(place)s.") % {"place": unit.name})
+    offer(dispatch_suggestion(ticket), gettext("The usual unit for %(category)s.") % {"category": ticket.category.name})
+    candidates = list(found.values())
+    for index, (unit, reason) in enumerate(candidates):
+        returned = history.returned_by.get(unit.id, 0)
+        if returned and unit.id not in history.kept_by:
+            candidates[index] = (unit, reason + " " + ngettext(
+                "It returned %(count)d such ticket here before.",
+                "It returned %(count)d such tickets here before.", returned,
+            ) % {"count": returned})
+    candidates.sort(key=lambda c: c[0].id in history.returned_by and c[0].id not in history.kept_by)
     loads = dict(
-        Ticket.objects.filter(unit_id__in=[u.id for u, _r in found], state__in=RESOLVE_RUNNING_STATES)
+        Ticket.objects.filter(unit_id__in=[u.id for u, _r in candidates], state__in=RESOLVE_RUNNING_STATES)
         .values_list("unit_id").annotate(n=Count("id")).values_list("unit_id", "n")
-    ) if found else {}
-    return [Candidate(unit, reason, loads.get(unit.id, 0)) for unit, reason in found]
+    ) if candidates else {}
+    return [Candidate(unit, reason, loads.get(unit.id, 0)) for unit, reason in candidates]
+
+
+def category_suggestion(ticket: Ticket) -> routing.Suggestion | None:
+    """Return the category the ticket's words point to, when it is not the ticket's own."""
+    suggestion = routing.suggest(ticket.description)
+    return suggestion if suggestion is not None and suggestion.category.id != ticket.category_id else None
 
 
 def unit_queue(unit: Unit, *, subtree: bool, now: dt.datetime | None = None) -> QuerySet[Ticket]:

@@ -39,7 +39,7 @@ from tickets.models import (
     TicketEvent,
     new_access_code,
 )
-from tickets.selectors import may_reveal_reporter, pending_extension, ticket_visible_to
+from tickets.selectors import dispatch_candidates, may_reveal_reporter, pending_extension, ticket_visible_to
 from tickets.validation import (
     MAX_ADDRESS,
     MAX_DESCRIPTION,
@@ -261,11 +261,14 @@ def _check_leaf(category: Category) -> None:
 
 @transaction.atomic
 def ticket_dispatch(*, ticket_id: int, unit: Unit, actor, final: bool = False,
-                    category: Category | None = None) -> Ticket:
+                    category: Category | None = None, matched: Sequence[str] = ()) -> Ticket:
     """Assign the ticket to a handling unit (派单); `final` (审定) forbids another return.
 
     `category` sorts the ticket on the way (a text that came with none, a citizen who
-    chose wrongly): the unit's deadlines follow the new category's policy.
+    chose wrongly): the unit's deadlines follow the new category's policy. `matched`
+    are the words of a confident routing rule when the system dispatches directly (直派,
+    `actor=None`). The desk's first suggestion, and whether it was followed, go into
+    the event: the desk shows how often its suggestions are kept.
     """
     if not unit.is_active or unit.kind == UnitKind.CENTRE:
         raise InvalidInput(
@@ -276,6 +279,11 @@ def ticket_dispatch(*, ticket_id: int, unit: Unit, actor, final: bool = False,
         _check_leaf(category)
     ticket = _locked(ticket_id)
     payload = {"final": final}
+    candidates = dispatch_candidates(ticket)
+    if candidates:
+        payload.update(suggested=candidates[0].unit.code, suggestion_kept=candidates[0].unit.id == unit.id)
+    if matched:
+        payload.update(automatic=True, matched=list(matched))
     if category is not None and category.id != ticket.category_id:
         payload.update(category=category.code, previous_category=ticket.category.code)
         ticket.category = category

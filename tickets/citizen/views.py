@@ -25,6 +25,7 @@ from tickets import services
 from tickets.attachments import clean_photos
 from tickets.citizen.forms import AccessCodeForm, FindForm, ReportForm
 from tickets.citizen.timeline import describe, state_words
+from tickets.duplicates import merge_carrier
 from tickets.errors import TicketError
 from tickets.models import Channel
 from tickets.notifications import tracking_key_valid
@@ -237,6 +238,9 @@ def _follow_signed_link(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _ticket_page(request: HttpRequest, ticket) -> HttpResponse:
+    # A merged report goes on as another ticket: its reporter follows that one's progress
+    # and reads its verified reply here, where the SMS with the result links to.
+    carrier = merge_carrier(ticket)
     response = render(request, "citizen/track.html", {
         "ticket": ticket,
         "state_words": state_words(ticket.state),
@@ -245,6 +249,9 @@ def _ticket_page(request: HttpRequest, ticket) -> HttpResponse:
         "reply": ticket_public_reply(ticket),
         "lines": [describe(event) for event in ticket_public_events(ticket)],
         "last_event": last_event_id(),  # the page's socket resumes after it
+        "carrier": carrier,
+        "carrier_state_words": state_words(carrier.state) if carrier else "",
+        "carrier_reply": ticket_public_reply(carrier) if carrier else "",
     })
     response["Cache-Control"] = "private, no-store"
     return response

@@ -18,12 +18,15 @@ from django.views.decorators.http import require_GET
 from departments.models import Unit
 from departments.selectors import WATCH_SUBTREE, staff_scope, unit_watch, watched_units
 from tickets.desk.views import page_context, staff_only
+from tickets.duplicates import likely_originals_for, possible_duplicate_ids
 from tickets.errors import NotFound
+from tickets.routing import suggestion_kept_rate
 from tickets.selectors import (
     QUEUE_ROWS,
     desk_counters,
     desk_queue,
     dispatch_candidates,
+    category_suggestion,
     dispatch_units,
     leaf_categories,
     last_event_id,
@@ -53,10 +56,12 @@ def dispatch_desk(request):
     units = list(dispatch_units())
     online = presence.online_units()
     selected = request.GET.get("ticket", "")
+    rows = list(desk_queue(now=now)[:QUEUE_ROWS])
     return _no_store(render(request, "desk/dispatch.html", page_context(
         request, title=_("Dispatch desk"), now=now,
         last_event=last_event_id(),  # read before the rows: the socket resumes after it
-        rows=list(desk_queue(now=now)[:QUEUE_ROWS]), counters=desk_counters(now=now),
+        rows=rows, duplicate_ids=possible_duplicate_ids(rows), counters=desk_counters(now=now),
+        kept=suggestion_kept_rate(),
         units=[(unit, online.get(unit.code, 0)) for unit in units],
         units_online=sum(1 for unit in units if online.get(unit.code)),
         selected=selected, panel=_panel(request, selected) if selected else None,
@@ -78,10 +83,14 @@ def _panel(request, number: str) -> dict | None:
         ticket = ticket_get(user=request.user, number=number)
     except NotFound:
         return None
+    suggestion = category_suggestion(ticket)
     return {
         "ticket": ticket, "reporter": ticket_reporter(user=request.user, ticket=ticket),
         "events": list(ticket_events(ticket)), "candidates": dispatch_candidates(ticket),
+        "category_suggestion": suggestion,
+        "chosen_category_id": suggestion.category.id if suggestion is not None else ticket.category_id,
         "dispatch_to": dispatch_units(), "categories": leaf_categories(), "api_url": reverse("api-ticket", args=[ticket.number]),
+        "duplicates": likely_originals_for(request.user, ticket),
     }
 
 

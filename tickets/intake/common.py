@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from departments.models import Category, DeadlineUnit
+from tickets import routing
 from tickets.errors import InvalidInput
 from tickets.models import InboundMessage, Ticket
 from tickets.validation import MAX_DESCRIPTION
@@ -180,6 +181,28 @@ def already_received(channel: str, external_id: str) -> Received | None:
         .filter(channel=channel, external_id=external_id).first()
     )
     return Received(message.ticket, message.outcome, False) if message is not None else None
+
+
+def sort_text(text: str) -> tuple[Category, routing.Suggestion | None]:
+    """Return the category a text goes into, and what its words suggest.
+
+    A confident match of the routing rules names the category; anything less leaves
+    the text in the intake category, the suggestion shown to the dispatcher.
+    """
+    suggestion = routing.suggest(text)
+    if suggestion is not None and suggestion.is_confident and not suggestion.category.children.exists():
+        return suggestion.category, suggestion
+    return intake_category(), suggestion
+
+
+def dispatch_directly(ticket: Ticket, suggestion: routing.Suggestion | None) -> Ticket:
+    """Dispatch a ticket at once (直派) when its category allows it and the words were sure of the unit."""
+    if (suggestion is None or not suggestion.is_confident or suggestion.unit is None
+            or not suggestion.category.auto_dispatch or ticket.category_id != suggestion.category.id):
+        return ticket
+    from tickets import services
+
+    return services.ticket_dispatch(ticket_id=ticket.id, unit=suggestion.unit, actor=None, matched=suggestion.words)
 
 
 def intake_category() -> Category:

@@ -91,12 +91,13 @@ def sms_receive(*, payload: dict, raw: str) -> Received:
                 common.keep(channel=Channel.SMS, external_id=external_id, ticket=rated, outcome=Outcome.RATED,
                             sender=phone, raw=raw, text=text, sent_at=sent_at)
                 return Received(rated, Outcome.RATED, False)
+        category, suggestion = common.sort_text(text)
         created, _code = services.ticket_create(
-            category=common.intake_category(), description=common.description_of(text),
+            category=category, description=common.description_of(text),
             channel=Channel.SMS, reporter_phone=phone,
             message=common.message(channel=Channel.SMS, external_id=external_id, outcome=Outcome.OPENED,
                                    sender=phone, raw=raw, text=text, sent_at=sent_at),
         )
-        return Received(created, Outcome.OPENED, True)
+        return Received(common.dispatch_directly(created, suggestion), Outcome.OPENED, True)
 
     return common.receive(channel=Channel.SMS, external_id=external_id, handle=handle)

@@ -116,11 +116,12 @@ def weibo_receive(*, payload: dict, raw: str) -> Received:
         description = common.description_of(text) or _(
             "A repost of Weibo post %(mid)s, whose own text has not arrived."
         ) % {"mid": repost_of}
+        category, suggestion = common.sort_text(text)
         ticket, _code = services.ticket_create(
-            category=common.intake_category(), description=description, channel=Channel.WEIBO,
+            category=category, description=description, channel=Channel.WEIBO,
             reporter_name=screen_name.strip()[:MAX_NAME], lat=lat, lng=lng,
             message=common.message(outcome=Outcome.OPENED, **kept),
         )
-        return Received(ticket, Outcome.OPENED, True)
+        return Received(common.dispatch_directly(ticket, suggestion), Outcome.OPENED, True)
 
     return common.receive(channel=Channel.WEIBO, external_id=mid, handle=handle)

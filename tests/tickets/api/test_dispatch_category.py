@@ -25,13 +25,14 @@ def test_a_dispatch_with_a_category_sorts_the_ticket_and_restarts_its_clocks_by_
     assert ticket.category == burst
     assert (ticket.resolve_due_at - ticket.dispatched_at).total_seconds() == 12 * 3600
     event = ticket.events.get(kind="dispatch")
-    assert event.payload == {"final": False, "category": "pipe-burst", "previous_category": "water-outage"}
+    assert event.payload == {"final": False, "category": "pipe-burst", "previous_category": "water-outage",
+                             "suggested": "water-group", "suggestion_kept": True}
 
 
 def test_a_dispatch_in_the_same_category_records_no_change(api, city):
     ticket = make_ticket(city)
     _dispatch(api, city.dispatcher, ticket, category="water-outage")
-    assert ticket.events.get(kind="dispatch").payload == {"final": False}
+    assert "category" not in ticket.events.get(kind="dispatch").payload
 
 
 def test_an_unknown_or_group_category_is_refused_and_nothing_changes(api, city):

@@ -209,7 +209,8 @@ def test_a_merged_report_says_so(citizen, city):
     page = _open(citizen, ticket, code)
 
     assert "Merged into an earlier report of the same problem" in page
-    assert earlier.number not in page and "同一处水管爆裂" not in page
+    # The number the result SMS names too; never the other citizen's words.
+    assert f"handled together with report {earlier.number}" in page and "同一处水管爆裂" not in page
 
 
 def test_a_closed_ticket_shows_the_rating(citizen, city):

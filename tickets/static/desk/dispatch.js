@@ -79,7 +79,11 @@
   panel.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-action]");
     if (!button) return;
-    if (button.getAttribute("data-action") === "dispatch") act("dispatch", { unit: button.getAttribute("data-unit") });
+    if (button.getAttribute("data-action") === "dispatch") {
+      // A suggested unit goes with the category chosen in the panel (the suggested one, if any).
+      var category = panel.querySelector("select[name=category]");
+      act("dispatch", { unit: button.getAttribute("data-unit"), category: category ? category.value : undefined });
+    }
     else act(button.getAttribute("data-action"), {});
   });
 
@@ -92,6 +96,12 @@
     else if (action === "reject") body = { reason: data.get("reason") };
     else if (action === "merge") body = { into: data.get("into") };
     act(action, body);
+  });
+
+  // "Merge into this" beside a likely original: the same merge as the form's.
+  panel.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-merge-into]");
+    if (button) act("merge", { into: button.getAttribute("data-merge-into") });
   });
 
   var status = root.querySelector("[data-live-status]");
