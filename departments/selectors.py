@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
 
 from departments.models import Category, Membership, Role, Unit, UnitKind
 
@@ -75,14 +76,18 @@ def unit_by_code(code: str) -> Unit | None:
     return Unit.objects.filter(code=code, is_active=True).first()
 
 
-def report_categories() -> list[tuple[str, list[Category]]]:
-    """Return the categories a report can take (active leaves), grouped under their parents' names."""
-    leaves = (
+def leaf_categories() -> QuerySet[Category]:
+    """Return the categories a ticket may be in: the active ones without subcategories."""
+    return (
         Category.objects.filter(is_active=True, children__isnull=True)
         .select_related("parent").order_by("parent__name", "name")
     )
+
+
+def report_categories() -> list[tuple[str, list[Category]]]:
+    """Return the categories a report can take (active leaves), grouped under their parents' names."""
     groups: dict[str, list[Category]] = {}
-    for category in leaves:
+    for category in leaf_categories():
         groups.setdefault(category.parent.name if category.parent else "", []).append(category)
     return list(groups.items())
 

@@ -9,10 +9,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from departments.selectors import leaf_categories
 from tickets.attachments import PhotosField, clean_photos
 from tickets.errors import InvalidInput, NotFound, TicketError, show_on_form
 from tickets.models import ReturnReason, Ticket
-from tickets.selectors import dispatch_suggestion, dispatch_units, leaf_categories, ticket_get
+from tickets.selectors import dispatch_suggestion, dispatch_units, ticket_get
 from tickets.validation import MAX_DESCRIPTION, MAX_NOTE
 
 _DATETIME_LOCAL = "%Y-%m-%dT%H:%M"

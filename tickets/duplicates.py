@@ -29,7 +29,7 @@ from django.utils.translation import gettext, ngettext
 
 from departments.selectors import staff_scope
 from tickets.models import OPEN_STATES, State, Ticket
-from tickets.selectors import ticket_visible_to
+from tickets.selectors import merge_carrier, ticket_visible_to
 
 # Only a ticket the centre has not dispatched yet can be merged (Ticket.merge).
 FLAGGED_STATES = frozenset({State.REPORTED, State.ACCEPTED})
@@ -91,15 +91,6 @@ def likely_originals(ticket: Ticket, *, limit: int = 5, among: QuerySet[Ticket] 
         Original(ticket=tickets[candidate_id], reasons=match.reasons, score=round(match.score, 3))
         for candidate_id, match in best if candidate_id in tickets
     ]
-
-
-def merge_carrier(ticket: Ticket) -> Ticket | None:
-    """Return the ticket that carries a merged one: the end of its merge chain (None unless merged)."""
-    carrier, seen = ticket, {ticket.id}
-    while carrier.state == State.MERGED and carrier.merged_into_id and carrier.merged_into_id not in seen:
-        seen.add(carrier.merged_into_id)
-        carrier = Ticket.objects.select_related("category", "unit").get(id=carrier.merged_into_id)
-    return carrier if carrier is not ticket else None
 
 
 def _window(ticket: Ticket, delta: dt.timedelta) -> Q:

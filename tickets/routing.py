@@ -159,6 +159,7 @@ def suggestion_kept_rate() -> KeptRate:
     found = cache.get("minhu:routing:kept")
     if found is None:
         since = timezone.now() - timezone.timedelta(days=KEPT_RATE_DAYS)
+        # Dispatch events are public: `is_public` lets the window use the index on public events' time.
         dispatches = TicketEvent.objects.filter(kind="dispatch", is_public=True, at__gte=since,
                                                 payload__has_key="suggested")
         found = (dispatches.count(), dispatches.filter(payload__suggestion_kept=True).count())

@@ -8,7 +8,7 @@ from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
-from departments.models import Category, Routing, Unit, UnitKind
+from departments.models import Routing, Unit, UnitKind
 from departments.selectors import staff_scope
 from tickets import routing
 from tickets.errors import InvalidInput, NotAllowed, NotFound
@@ -186,14 +186,6 @@ def dispatch_units() -> QuerySet[Unit]:
     return Unit.objects.filter(is_active=True).exclude(kind=UnitKind.CENTRE).order_by("path")
 
 
-def leaf_categories() -> QuerySet[Category]:
-    """Return the categories a ticket may be in: the active ones without subcategories."""
-    return (
-        Category.objects.filter(is_active=True).exclude(children__isnull=False)
-        .select_related("parent").order_by("parent__name", "name")
-    )
-
-
 def dispatch_suggestion(ticket: Ticket) -> Unit | None:
     """Return the unit the ticket's category usually goes to, when it can take tickets."""
     unit = ticket.category.default_unit
@@ -267,6 +259,15 @@ def public_event(event: TicketEvent) -> PublicEvent:
         note=event.note if event.kind in _CITIZEN_NOTE_KINDS else "",
         until=_parse_time(event.payload.get("until")), rating=event.payload.get("rating", ""),
     )
+
+
+def merge_carrier(ticket: Ticket) -> Ticket | None:
+    """Return the ticket that carries a merged one: the end of its merge chain (None unless merged)."""
+    carrier, seen = ticket, {ticket.id}
+    while carrier.state == State.MERGED and carrier.merged_into_id and carrier.merged_into_id not in seen:
+        seen.add(carrier.merged_into_id)
+        carrier = Ticket.objects.select_related("category", "unit").get(id=carrier.merged_into_id)
+    return carrier if carrier is not ticket else None
 
 
 def ticket_public_deadline(ticket: Ticket) -> dt.datetime | None:

@@ -3,6 +3,8 @@
 import re
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.utils.translation import gettext as _
 
 from tickets.errors import InvalidInput
@@ -16,6 +18,27 @@ _PHONE_SEPARATORS = re.compile(r"[\s()\-]")
 # Mainland mobiles (11 digits from 13-19) and landlines with an area code.
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
+
+
+_WEB_ADDRESS = URLValidator(schemes=["http", "https"])
+
+
+def field_error(field: str, message: str) -> InvalidInput:
+    """Return the error of one field: the message under its name, and in the detail."""
+    return InvalidInput(f"{field}: {message}", fields={field: [message]})
+
+
+def clean_web_address(value: object, *, field: str, max_length: int) -> str:
+    """Return an http(s) address (a picture, a photo's link); refuse anything else."""
+    if not isinstance(value, str) or len(value) > max_length:
+        raise field_error(field, _("Give an http or https address of at most %(count)d characters.")
+                          % {"count": max_length})
+    try:
+        _WEB_ADDRESS(value)
+    except ValidationError:
+        raise field_error(field, _("Give an http or https address of at most %(count)d characters.")
+                          % {"count": max_length}) from None
+    return value
 
 
 def clean_text(value: object, *, field: str, max_length: int, required: bool) -> str:

@@ -1,11 +1,9 @@
 """Races on PostgreSQL with real threads: one winner, clear conflicts, unique numbers."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from tests.factories import make_city, make_ticket
+from tests.threads import race
 from tickets import services
 from tickets.errors import Conflict, NotAllowed
 from tickets.models import State, Ticket, TicketEvent
@@ -13,32 +11,10 @@ from tickets.models import State, Ticket, TicketEvent
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def _race(workers: int, job) -> list:
-    """Run `job(i)` in `workers` threads released at once; return results or exceptions."""
-    barrier = threading.Barrier(workers)
-    results: list = [None] * workers
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = job(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
-
-
 def test_of_eight_concurrent_claims_exactly_one_wins_and_seven_get_a_conflict():
     city = make_city()
     ticket = make_ticket(city, State.DISPATCHED)
-    results = _race(8, lambda i: services.ticket_claim(ticket_id=ticket.id, actor=city.handler))
+    results = race(8, lambda i: services.ticket_claim(ticket_id=ticket.id, actor=city.handler))
 
     wins = [r for r in results if isinstance(r, Ticket)]
     conflicts = [r for r in results if isinstance(r, Conflict)]
@@ -56,7 +32,7 @@ def test_claims_racing_returns_leave_a_history_that_chains_to_the_final_state():
             return services.ticket_claim(ticket_id=ticket.id, actor=city.handler)
         return services.ticket_return(ticket_id=ticket.id, actor=city.handler, reason="wrong_territory")
 
-    results = _race(6, job)
+    results = race(6, job)
     ticket.refresh_from_db()
     # Losers either find the state changed (409) or the ticket gone from their unit (403).
     assert all(isinstance(r, (Ticket, Conflict, NotAllowed)) for r in results), results
@@ -76,7 +52,7 @@ def test_concurrent_dispatch_and_reject_never_both_succeed():
             return services.ticket_dispatch(ticket_id=ticket.id, unit=city.bureau, actor=city.dispatcher)
         return services.ticket_reject(ticket_id=ticket.id, actor=city.dispatcher, reason="重复")
 
-    results = _race(6, job)
+    results = race(6, job)
     assert len([r for r in results if isinstance(r, Ticket)]) == 1, results
     assert len([r for r in results if isinstance(r, Conflict)]) == 5
     assert TicketEvent.objects.filter(ticket=ticket).count() == 2
@@ -91,7 +67,7 @@ def test_ticket_numbers_stay_unique_under_concurrent_creation():
             for n in range(25)
         ]
 
-    results = _race(8, job)
+    results = race(8, job)
     numbers = [n for batch in results for n in batch]
     assert len(numbers) == 200
     assert len(set(numbers)) == 200

@@ -13,11 +13,11 @@ from tickets.duplicates import (
     haversine_meters,
     likely_originals,
     likely_originals_for,
-    merge_carrier,
     normalized_address,
     possible_duplicate_ids,
 )
 from tickets.models import Channel, Notification, State, Ticket
+from tickets.selectors import merge_carrier
 
 pytestmark = pytest.mark.django_db
 

@@ -25,12 +25,12 @@ from tickets import services
 from tickets.attachments import clean_photos
 from tickets.citizen.forms import AccessCodeForm, FindForm, ReportForm
 from tickets.citizen.timeline import describe, state_words
-from tickets.duplicates import merge_carrier
 from tickets.errors import TicketError
 from tickets.models import Channel
 from tickets.notifications import tracking_key_valid
 from tickets.selectors import (
     last_event_id,
+    merge_carrier,
     ticket_for_citizen,
     ticket_public_deadline,
     ticket_public_events,

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from departments.models import Unit
-from departments.selectors import WATCH_SUBTREE, staff_scope, unit_watch, watched_units
+from departments.selectors import WATCH_SUBTREE, leaf_categories, staff_scope, unit_watch, watched_units
 from tickets.desk.views import page_context, staff_only
 from tickets.duplicates import likely_originals_for, possible_duplicate_ids
 from tickets.errors import NotFound
@@ -28,7 +28,6 @@ from tickets.selectors import (
     dispatch_candidates,
     category_suggestion,
     dispatch_units,
-    leaf_categories,
     last_event_id,
     ticket_events,
     ticket_get,

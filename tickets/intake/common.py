@@ -23,9 +23,8 @@ from django.utils.translation import gettext as _
 
 from departments.models import Category, DeadlineUnit
 from tickets import routing
-from tickets.errors import InvalidInput
 from tickets.models import InboundMessage, Ticket
-from tickets.validation import MAX_DESCRIPTION
+from tickets.validation import MAX_DESCRIPTION, field_error
 
 MAX_ID = 100
 # Text fields are bounded by the body limit (64 KiB); the message keeps all of it.
@@ -107,31 +106,27 @@ def read_object(body: bytes) -> dict:
     return data
 
 
-def _invalid(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{field}: {message}", fields={field: [message]})
-
-
 def string(data: dict, field: str, *, max_length: int, required: bool = True, label: str | None = None) -> str:
     """Return a string field as sent (not stripped: text is kept verbatim)."""
     label = label or field
     value = data.get(field)
     if value is None:
         if required:
-            raise _invalid(label, _("This field is required."))
+            raise field_error(label, _("This field is required."))
         return ""
     if not isinstance(value, str):
-        raise _invalid(label, _("Must be a string."))
+        raise field_error(label, _("Must be a string."))
     if required and not value.strip():
-        raise _invalid(label, _("This field is required."))
+        raise field_error(label, _("This field is required."))
     if len(value) > max_length:
-        raise _invalid(label, _("At most %(count)d characters.") % {"count": max_length})
+        raise field_error(label, _("At most %(count)d characters.") % {"count": max_length})
     return value
 
 
 def message_id(data: dict, field: str) -> str:
     value = string(data, field, max_length=MAX_ID)
     if value != value.strip() or any(not c.isprintable() for c in value):
-        raise _invalid(field, _("Must not contain spaces at its ends or control characters."))
+        raise field_error(field, _("Must not contain spaces at its ends or control characters."))
     return value
 
 
@@ -141,9 +136,9 @@ def timestamp(data: dict, field: str) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value.strip())
     except ValueError:
-        raise _invalid(field, _("Must be an ISO 8601 time, such as 2026-11-24T09:30:00+08:00.")) from None
+        raise field_error(field, _("Must be an ISO 8601 time, such as 2026-11-24T09:30:00+08:00.")) from None
     if parsed.tzinfo is None:
-        raise _invalid(field, _("Give the time's offset, such as +08:00."))
+        raise field_error(field, _("Give the time's offset, such as +08:00."))
     return parsed
 
 

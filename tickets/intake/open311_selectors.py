@@ -18,10 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from departments.models import Category, CategoryAttribute
+from departments.selectors import leaf_categories
 from tickets.citizen.timeline import describe
 from tickets.errors import NotFound
 from tickets.models import OPEN_STATES, Channel, InboundMessage, Open311Key, State, Ticket, TicketEvent
-from tickets.selectors import leaf_categories, public_event, ticket_public_deadline, ticket_public_reply
+from tickets.selectors import public_event, ticket_public_deadline, ticket_public_reply
 
 # The spec's limits: at most 1,000 requests an answer, the last 90 days by default.
 MAX_RESULTS = 1000

@@ -13,20 +13,26 @@ import secrets
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext
 
 from departments.models import AttributeDatatype, Category, CategoryAttribute
+from departments.selectors import leaf_categories
 from tickets.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from tickets.intake.open311_selectors import open311_key_in_use, submitted_by
 from tickets.models import Channel, InboundMessage, Open311Key, Ticket, TicketEvent, hash_open311_key
-from tickets.selectors import leaf_categories
 from tickets.services import ticket_create
-from tickets.validation import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE, clean_text, normalize_phone
+from tickets.validation import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_NOTE,
+    clean_text,
+    clean_web_address,
+    field_error,
+    normalize_phone,
+)
 
 Form = Mapping[str, list[str]]
 
@@ -94,26 +100,13 @@ def parse_w3c_datetime(value: str, *, field: str) -> dt.datetime:
         parsed = None
     if parsed is None:
         message = gettext("Use an ISO 8601 date and time, e.g. 2026-01-31T08:00:00+08:00.")
-        raise InvalidInput(f"{field}: {message}", fields={field: [message]})
+        raise field_error(field, message)
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
 
 
 def _media_url(form: Form) -> str:
     url = first(form, "media_url")
-    if not url:
-        return ""
-    try:
-        if len(url) > MAX_MEDIA_URL:
-            raise ValidationError("too long")
-        URLValidator(schemes=["http", "https"])(url)
-    except ValidationError:
-        message = gettext("Give an http or https address.")
-        raise InvalidInput(f"media_url: {message}", fields={"media_url": [message]}) from None
-    return url
-
-
-def _refuse(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{field}: {message}", fields={field: [message]})
+    return clean_web_address(url, field="media_url", max_length=MAX_MEDIA_URL) if url else ""
 
 
 # -- the service's questions -------------------------------------------------------------
@@ -140,7 +133,7 @@ def clean_attribute_answers(category: Category, given: dict[str, list[str]]) -> 
         field = f"attribute[{attribute.code}]"
         if not values:
             if attribute.required:
-                raise _refuse(field, gettext("This field is required."))
+                raise field_error(field, gettext("This field is required."))
             continue
         answers[attribute.code] = _clean_answer(attribute, values, field)
     return answers
@@ -152,19 +145,19 @@ def _clean_answer(attribute: CategoryAttribute, values: list[str], field: str) -
         values = list(dict.fromkeys(values))
         unknown = [v for v in values if v not in choices]
         if unknown:
-            raise _refuse(field, gettext("Not among the choices: %(values)s.") % {"values": ", ".join(unknown)})
+            raise field_error(field, gettext("Not among the choices: %(values)s.") % {"values": ", ".join(unknown)})
         return values
     if len(values) > 1:
-        raise _refuse(field, gettext("Give one value."))
+        raise field_error(field, gettext("Give one value."))
     value = values[0]
     if attribute.datatype == AttributeDatatype.SINGLEVALUELIST and value not in choices:
-        raise _refuse(field, gettext("Not among the choices: %(values)s.") % {"values": value})
+        raise field_error(field, gettext("Not among the choices: %(values)s.") % {"values": value})
     if attribute.datatype == AttributeDatatype.NUMBER:
         try:
             if not Decimal(value).is_finite():
                 raise InvalidOperation
         except InvalidOperation:
-            raise _refuse(field, gettext("Must be a number.")) from None
+            raise field_error(field, gettext("Must be a number.")) from None
     if attribute.datatype == AttributeDatatype.DATETIME:
         return timezone.localtime(parse_w3c_datetime(value, field=field)).isoformat()
     limit = MAX_DESCRIPTION if attribute.datatype == AttributeDatatype.TEXT else MAX_STRING_ANSWER
@@ -178,16 +171,16 @@ def open311_request_create(*, key: Open311Key, form: Form) -> tuple[Ticket, str]
     """Open a ticket from an Open311 POST and return it with the token that finds it again."""
     code = first(form, "service_code")
     if not code:
-        raise _refuse("service_code", gettext("This field is required."))
+        raise field_error("service_code", gettext("This field is required."))
     category = leaf_categories().filter(code=code).first()
     if category is None:
-        raise _refuse("service_code", gettext("No service %(code)s.") % {"code": code})
+        raise field_error("service_code", gettext("No service %(code)s.") % {"code": code})
     lat, lng = first(form, "lat"), first(form, "long")
     address, address_id = first(form, "address_string"), first(form, "address_id")
     if not (lat or lng or address or address_id):
-        raise _refuse("lat", gettext("Give lat and long, address_string or address_id."))
+        raise field_error("lat", gettext("Give lat and long, address_string or address_id."))
     if (lat or lng) and not (lat and lng):
-        raise _refuse("long" if lat else "lat", gettext("Give both lat and long."))
+        raise field_error("long" if lat else "lat", gettext("Give both lat and long."))
     answers = clean_attribute_answers(category, attribute_answers_given(form))
     media_url = _media_url(form)
     try:
@@ -217,7 +210,7 @@ def open311_update_create(*, key: Open311Key, form: Form) -> TicketEvent:
     """Add a citizen's update (FixMyStreet's POST servicerequestupdates) to an open ticket it sent."""
     number = first(form, "service_request_id")
     if not number:
-        raise _refuse("service_request_id", gettext("This field is required."))
+        raise field_error("service_request_id", gettext("This field is required."))
     description = clean_text(first(form, "description"), field="description", max_length=MAX_NOTE, required=True)
     media_url = _media_url(form)
     ticket = Ticket.objects.select_for_update(of=("self",)).filter(number=number).first()

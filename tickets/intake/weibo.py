@@ -7,34 +7,27 @@ and later reposts of the same post support that ticket. The post's pictures stay
 the ticket as links; the post itself is kept as it came.
 """
 
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.utils.translation import gettext as _
 
 from tickets import services
-from tickets.errors import InvalidInput
 from tickets.intake import common
 from tickets.intake.common import Received
-from tickets.models import Channel, InboundMessage, Ticket
-from tickets.validation import MAX_NAME, clean_coordinate
+from tickets.models import Channel, InboundMessage
+from tickets.selectors import merge_carrier
+from tickets.validation import MAX_NAME, clean_coordinate, clean_web_address, field_error
 
 Outcome = InboundMessage.Outcome
 
 MAX_PICTURES = 18  # Weibo's own limit per post
 MAX_PICTURE_URL = 500
-_URL = URLValidator(schemes=["http", "https"])
-
-
-def _invalid(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{field}: {message}", fields={field: [message]})
 
 
 def _user(payload: dict) -> tuple[str, str]:
     user = payload.get("user")
     if user is None:
-        raise _invalid("user", _("This field is required."))
+        raise field_error("user", _("This field is required."))
     if not isinstance(user, dict):
-        raise _invalid("user", _("Must be an object with id and screen_name."))
+        raise field_error("user", _("Must be an object with id and screen_name."))
     user_id = common.message_id({"user.id": user.get("id")}, "user.id")
     name = common.string(user, "screen_name", max_length=100, required=False, label="user.screen_name")
     return user_id, name
@@ -45,11 +38,11 @@ def _geo(payload: dict) -> tuple[object, object]:
     if geo is None:
         return None, None
     if not isinstance(geo, dict):
-        raise _invalid("geo", _("Must be an object with lat and lng, or null."))
+        raise field_error("geo", _("Must be an object with lat and lng, or null."))
     lat = clean_coordinate(geo.get("lat"), field="geo.lat", limit=90)
     lng = clean_coordinate(geo.get("lng"), field="geo.lng", limit=180)
     if lat is None or lng is None:
-        raise _invalid("geo", _("Give both lat and lng, or null."))
+        raise field_error("geo", _("Give both lat and lng, or null."))
     return lat, lng
 
 
@@ -58,28 +51,10 @@ def _pictures(payload: dict) -> list[str]:
     if pictures is None:
         return []
     if not isinstance(pictures, list):
-        raise _invalid("pics", _("Must be a list of picture addresses."))
+        raise field_error("pics", _("Must be a list of picture addresses."))
     if len(pictures) > MAX_PICTURES:
-        raise _invalid("pics", _("At most %(count)d pictures.") % {"count": MAX_PICTURES})
-    for url in pictures:
-        if not isinstance(url, str) or len(url) > MAX_PICTURE_URL:
-            raise _invalid("pics", _("Each picture is an http(s) address of at most %(count)d characters.")
-                           % {"count": MAX_PICTURE_URL})
-        try:
-            _URL(url)
-        except ValidationError:
-            raise _invalid("pics", _("Each picture is an http(s) address of at most %(count)d characters.")
-                           % {"count": MAX_PICTURE_URL}) from None
-    return pictures
-
-
-def _supported_ticket(opener: InboundMessage) -> Ticket:
-    """Return the ticket a post's reposts support: the one it was merged into, if merged."""
-    ticket, seen = opener.ticket, set()
-    while ticket.merged_into_id is not None and ticket.id not in seen:
-        seen.add(ticket.id)
-        ticket = Ticket.objects.get(id=ticket.merged_into_id)
-    return ticket
+        raise field_error("pics", _("At most %(count)d pictures.") % {"count": MAX_PICTURES})
+    return [clean_web_address(url, field="pics", max_length=MAX_PICTURE_URL) for url in pictures]
 
 
 def weibo_receive(*, payload: dict, raw: str) -> Received:
@@ -105,7 +80,8 @@ def weibo_receive(*, payload: dict, raw: str) -> Received:
             .filter(channel=Channel.WEIBO, thread=thread, outcome=Outcome.OPENED).first()
         )
         if opener is not None:
-            ticket = _supported_ticket(opener)
+            # Reposts of a merged ticket's post support the ticket that carries it.
+            ticket = merge_carrier(opener.ticket) or opener.ticket
             message = common.keep(ticket=ticket, outcome=Outcome.SUPPORTED, **kept)
             if user_id != opener.sender:
                 ticket, _counted = services.ticket_support(

@@ -1,9 +1,7 @@
 import json
-import threading
 import time
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from tickets.intake.common import sign
@@ -52,22 +50,3 @@ def weibo(mid="5012345678901234", text="@武汉12345 中南路路灯坏了一周
             "created_at": "2026-11-24T09:30:00+08:00", "repost_of": repost_of, "geo": None, "pics": [],
             **fields}
 
-
-def race(workers: int, job) -> list:
-    """Run `job(i)` in `workers` threads released at once, each with its own connection; return results."""
-    barrier = threading.Barrier(workers)
-    results: list = [None] * workers
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = job(i)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results

@@ -4,7 +4,8 @@ import pytest
 from django.test import Client
 
 from tests.factories import make_city, make_ticket
-from tests.tickets.intake.conftest import race, sms
+from tests.threads import race
+from tests.tickets.intake.conftest import sms
 from tickets.intake.sms import parse_survey_answer
 from tickets.models import Channel, InboundMessage, Rating, State, Ticket, TicketEvent
 

@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 
 from tests.factories import make_city, make_ticket
-from tests.tickets.intake.conftest import race, weibo
+from tests.threads import race
+from tests.tickets.intake.conftest import weibo
 from tickets import services
 from tickets.models import Channel, InboundMessage, State, Supporter, Ticket
 
