@@ -170,6 +170,9 @@ MINHU_ARCHIVE_AFTER_DAYS = env_int("MINHU_ARCHIVE_AFTER_DAYS", 30, minimum=1)
 MINHU_PAUSE_MAX_COUNT = env_int("MINHU_PAUSE_MAX_COUNT", 2, minimum=1)
 MINHU_PAUSE_MAX_DAYS = env_int("MINHU_PAUSE_MAX_DAYS", 15, minimum=1)
 
+# 重办: a ticket the citizen rated unsatisfied this many times is flagged to the centre.
+MINHU_REOPEN_FLAG_COUNT = env_int("MINHU_REOPEN_FLAG_COUNT", 2, minimum=1)
+
 # Likely duplicates (tickets.duplicates): another open ticket from the same phone within
 # this many hours, or of the same category within this many metres or at the same
 # address, or with a very similar description, within this many days.

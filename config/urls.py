@@ -6,8 +6,10 @@ from config.api import json_not_found
 
 urlpatterns = [
     path("", include("tickets.citizen.urls")),
+    path("", include("feedback.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("desk/callbacks/", include("feedback.desk_urls")),
     path("desk/", include("tickets.desk.urls")),
     path("api/v1/", include("tickets.api.urls")),
     path("intake/", include("tickets.intake.urls")),

@@ -8,6 +8,7 @@ foreign key shown is joined in the page's one query.
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.paginator import Paginator
 from django.db.models import F, Q
 from django.template.response import TemplateResponse
@@ -34,9 +35,9 @@ from tickets.selectors import (
     overdue_listed,
     sees_personal_data,
     sla_filter,
-    ticket_search,
     ticket_visible_to,
 )
+from tickets.search import ticket_search
 from tickets.services import ticket_decide_extension
 from tickets.validation import mask_name, mask_phone
 
@@ -103,7 +104,7 @@ class QueueFilter(admin.SimpleListFilter):
         return [("open", _("All open tickets, newest first")), ("all", _("All tickets, newest first"))]
 
     def choices(self, changelist):
-        chosen = None if STATE_PARAM in changelist.params else (self.value() or "due")
+        chosen = None if STATE_PARAM in changelist.params else (self.value() or ("all" if changelist.query else "due"))
         for value, label in [("due", _("Running deadlines, most urgent first")), *self.lookup_choices]:
             yield {
                 "selected": chosen == value,
@@ -123,8 +124,12 @@ class QueueFilter(admin.SimpleListFilter):
 
 
 def ranks_by_deadline(request) -> bool:
-    """Whether the ticket list is the default queue of running deadlines (else: newest first)."""
-    return STATE_PARAM not in request.GET and request.GET.get(QueueFilter.parameter_name) not in ("open", "all")
+    """Whether the ticket list is the default queue of running deadlines (else: newest first).
+
+    A search looks through every ticket, the archive included, newest first.
+    """
+    return (STATE_PARAM not in request.GET and request.GET.get(QueueFilter.parameter_name) not in ("open", "all")
+            and not request.GET.get(SEARCH_VAR, "").strip())
 
 
 class CategoryFilter(ChoiceListFilter):
@@ -260,10 +265,16 @@ class TicketAdmin(TicketDeskMixin, ReadOnlyScopedAdmin):
     ]
     list_select_related = ["category__parent", "unit"]
     list_per_page = 50
-    # Searched through ticket_search (exact number; the centre also a phone), so that
-    # the autocomplete, which needs search fields, reads the same rule.
+    # Searched through ticket_search (an exact number; the centre also a phone; text of
+    # the description or address), so that the autocomplete, which needs search fields,
+    # reads the same rule.
     search_fields = ["number__exact"]
-    search_help_text = _("A ticket number; the centre may also search a reporter's phone.")
+    search_help_text = _(
+        "A ticket number, the centre also a reporter's phone, or words of the description or address "
+        "(the newest 100 tickets that hold them; the archive search lists them all)."
+    )
+    # A text search lists this many matches, the newest: the list's count and pages stay cheap.
+    search_text_limit = 100
     sortable_by = ["number", "deadline", "resolve_due_at", "escalation_level", "dispatched_at"]
     fieldsets = [
         (_("Report"), {"fields": _REPORT}),
@@ -289,7 +300,15 @@ class TicketAdmin(TicketDeskMixin, ReadOnlyScopedAdmin):
         return DEADLINE_FIRST if ranks_by_deadline(request) else ["-id"]
 
     def get_search_results(self, request, queryset, search_term):
-        return ticket_search(queryset, user=request.user, term=search_term), False
+        if not search_term.strip():
+            return queryset, False
+        try:
+            return ticket_search(queryset, user=request.user, term=search_term, limit=self.search_text_limit), False
+        except TicketError as error:
+            # The list says why it is empty; the autocomplete, asked at every keystroke, stays quiet.
+            if getattr(request.resolver_match, "url_name", "") != "autocomplete":
+                self.message_user(request, error.detail, messages.WARNING)
+            return queryset.none(), False
 
     @admin.display(description=_("description"))
     def summary(self, obj: Ticket) -> str:

@@ -26,10 +26,13 @@ class MinhuAdminSite(admin.AdminSite):
         # their live desk, unit staff and supervisors their live queue, from every page too.
         if scope.is_operator:
             context["call_entry_url"] = reverse("desk:call")
+            context["callbacks_url"] = reverse("callbacks:list")
         if scope.is_dispatcher:
             context["dispatch_desk_url"] = reverse("desk:dispatch")
         if scope.visible_unit_ids:
             context["live_queue_url"] = reverse("desk:queue-mine")
+        if scope.sees_all or scope.visible_unit_ids:
+            context["archive_search_url"] = reverse("desk:search")
         return context
 
     def index(self, request, extra_context=None):

@@ -122,6 +122,7 @@ EVENT_LABELS = {
     "send_back": _("sent back to the unit"),
     "rate": _("rated by the citizen"),
     "reopen": _("reopened"),
+    "reopen_flagged": _("flagged to the centre: reopened repeatedly"),
     "expire_feedback": _("feedback window expired"),
     "archive": _("archived"),
     "warning_yellow": _("yellow card"),
@@ -131,7 +132,8 @@ EVENT_LABELS = {
 }
 
 
-def _with_state_labels(events) -> list[TicketEvent]:
+def with_state_labels(events) -> list[TicketEvent]:
+    """Return the events with what a page shows of them: the step's name and the states' (the record too)."""
     labels = dict(State.choices)
     events = list(events)
     for event in events:
@@ -176,6 +178,11 @@ class TicketDeskMixin:
         spec, ticket = ACTIONS.get(action), self.get_object(request, str(object_id))
         if spec is None or ticket is None:
             raise Http404(gettext("No such ticket that you may see."))
+        try:
+            services.refuse_if_archived(ticket)
+        except Conflict as error:
+            self.message_user(request, _error_message(error), messages.ERROR)
+            return self._change_page(request, ticket, status=error.status)
         form = spec.form(request.POST, request.FILES, ticket=ticket, user=request.user, prefix=spec.name)
         status = 400
         if form.is_valid():
@@ -288,7 +295,9 @@ class TicketDeskMixin:
                     message.sender = mask_phone(message.sender)
         return {
             "desk_panels": panels,
-            "desk_history": _with_state_labels(ticket_events(ticket)),
+            "desk_archived": ticket.state == State.ARCHIVED,
+            "desk_record_url": reverse("desk:record", args=[ticket.number]),
+            "desk_history": with_state_labels(ticket_events(ticket)),
             "desk_photos": [
                 (photo, reverse("admin:tickets_ticket_attachment", args=[ticket.pk, photo.pk],
                                 current_app=self.admin_site.name))

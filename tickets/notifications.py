@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from departments.models import Unit
+from feedback.links import rating_link_create, rating_page_link, with_rating_token
 from tickets.models import Channel as TicketChannel
 from tickets.models import InboundMessage, Notification, Ticket, TicketEvent
 from tickets.validation import mask_phone
@@ -52,7 +53,7 @@ CATCH_UP_GRACE = dt.timedelta(seconds=30)
 TEMPLATES = {
     Kind.ACKNOWLEDGEMENT: "【12345】您反映的问题已登记，工单号{number}。查询办理进度：{link}",
     Kind.RESULT: "【12345】您反映的问题（工单{number}）已办结。答复：{reply} 详情：{link} "
-                 "请回复数字评价：1满意 2基本满意 3不满意。",
+                 "在线评价：{rate_link} 或请回复数字评价：1满意 2基本满意 3不满意。",
     Kind.CLAIM_REMINDER: "【12345】工单{number}已派至贵单位，尚未签收，请于{due}前签收。",
     Kind.WARNING: "【12345】工单{number}{stage}时限将至（{due}），请抓紧办理。",
     Kind.ESCALATION: "【12345】工单{number}（{unit}）已超过{stage}时限（{due}），已升级督办（第{level}级）。",
@@ -61,7 +62,8 @@ TEMPLATES = {
     Kind.PAUSE: "【12345】您的工单{number}需补充材料：{reason}。请于{until}前联系承办单位或拨打12345。",
 }
 # The same notices as comments under a citizen's Weibo post: public, so they carry no
-# link that opens the ticket, and they keep within a comment's length.
+# link that opens the ticket and no rating link (whoever read it first could rate, and
+# an "unsatisfied" would reopen the ticket), and they keep within a comment's length.
 WEIBO_TEMPLATES = {
     Kind.ACKNOWLEDGEMENT: "您好，您反映的问题已转12345热线办理，工单号{number}，可拨打12345查询进度。",
     Kind.RESULT: "您好，您反映的问题（工单{number}）已办结。答复：{reply}",
@@ -211,9 +213,16 @@ def notify(event: TicketEvent, kind: str, recipients: Iterable[Recipient], **con
 
 
 def notify_result(event: TicketEvent) -> list[Notification]:
-    """Tell the citizen the verified reply and ask for a rating; tell merged reporters the reply."""
+    """Tell the citizen the verified reply and ask for a rating; tell merged reporters the reply.
+
+    The citizen's SMS carries the round's one-time rating link (feedback.links); a
+    public Weibo comment carries none.
+    """
     ticket = event.ticket
-    rows = build(event, Kind.RESULT, citizen_recipients(ticket), reply=ticket.reply)
+    citizen = citizen_recipients(ticket)
+    if any(recipient.channel == Channel.SMS for recipient in citizen):
+        rating_link_create(ticket=ticket, event=event)
+    rows = build(event, Kind.RESULT, citizen, reply=ticket.reply, rate_link=rating_page_link(ticket.number))
     rows += build(event, Kind.RESULT, merged_reporters(ticket), template=RESULT_FOR_MERGED, reply=ticket.reply)
     return save_and_send(rows)
 
@@ -243,11 +252,15 @@ def tracking_key_valid(number: str, key: str) -> bool:
 
 
 def outgoing_text(notification: Notification) -> str:
-    """Return the text as sent: a citizen's SMS gets its signed link."""
-    if notification.channel != Channel.SMS or notification.recipient_unit_id is not None:
+    """Return the text as sent: a citizen's result gets its rating token, an SMS its signed link."""
+    if notification.recipient_unit_id is not None:
         return notification.body
-    number = notification.ticket.number
-    return notification.body.replace(tracking_link(number), signed_tracking_link(number))
+    number, text = notification.ticket.number, notification.body
+    if notification.kind == Kind.RESULT and notification.channel == Channel.SMS:
+        text = with_rating_token(text, event_id=notification.event_id, number=number)
+    if notification.channel != Channel.SMS:
+        return text
+    return text.replace(tracking_link(number), signed_tracking_link(number))
 
 
 def queue(ids: list[int]) -> None:
@@ -338,7 +351,7 @@ class HttpWeiboBackend(HttpGatewayBackend):
         return settings.MINHU_WEIBO_RELAY_URL, settings.MINHU_WEIBO_RELAY_TOKEN
 
     def payload(self, notification: Notification) -> dict:
-        return {"reply_to": notification.address, "text": notification.body}
+        return {"reply_to": notification.address, "text": outgoing_text(notification)}
 
 
 class EmailBackend:

@@ -1,7 +1,6 @@
 """Reads of tickets, all through the one visibility rule, `ticket_visible_to`."""
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Value, When
@@ -14,9 +13,6 @@ from tickets import routing
 from tickets.errors import InvalidInput, NotAllowed, NotFound
 from tickets.models import RESOLVE_RUNNING_STATES, ExtensionRequest, Notification, Sla, State, Ticket, TicketEvent
 from tickets.validation import mask_name, mask_phone, normalize_phone
-
-_NUMBER = re.compile(r"^\d{13,}$")
-_PHONE_LIKE = re.compile(r"^[+\d][\d\s-]{6,}$")
 
 
 def ticket_visible_to(user) -> QuerySet[Ticket]:
@@ -50,13 +46,14 @@ def sees_personal_data(user) -> bool:
     return staff_scope(user).is_operator
 
 
-def ticket_reporter(*, user, ticket: Ticket) -> dict:
+def ticket_reporter(*, user, ticket: Ticket, revealed: bool = False) -> dict:
     """Return the reporter's name and phone as the user may see them.
 
     The centre, who call citizens back, see them in full; unit staff see them masked
-    (138****8000), enough to recognise a caller, not to call.
+    (138****8000), enough to recognise a caller, not to call, unless `revealed` on this
+    response (ticket_reveal_reporter logged it).
     """
-    if sees_personal_data(user):
+    if revealed or sees_personal_data(user):
         return {"name": ticket.reporter_name, "phone": ticket.reporter_phone, "is_masked": False}
     return {
         "name": mask_name(ticket.reporter_name),
@@ -90,9 +87,8 @@ def ticket_list(
     sla: str | None = None,
     reported_after: dt.datetime | None = None,
     reported_before: dt.datetime | None = None,
-    text: str | None = None,
 ) -> QuerySet[Ticket]:
-    """Return the visible tickets matching the filters, newest first."""
+    """Return the visible tickets matching the filters, newest first (text: tickets.search)."""
     tickets = ticket_visible_to(user).select_related("category", "unit")
     if states:
         tickets = tickets.filter(state__in=states)
@@ -108,22 +104,7 @@ def ticket_list(
         tickets = tickets.filter(reported_at__gte=reported_after)
     if reported_before:
         tickets = tickets.filter(reported_at__lt=reported_before)
-    if text:
-        tickets = tickets.filter(_text_filter(text.strip()))
     return tickets.order_by("-id")
-
-
-def _text_filter(text: str) -> Q:
-    # A ticket number or a phone number is an exact, indexed match; other text goes to
-    # the trigram indexes on description and address (PostgreSQL).
-    if _NUMBER.match(text) and not text.startswith("0086"):
-        return Q(number=text)
-    if _PHONE_LIKE.match(text):
-        try:
-            return Q(reporter_phone=normalize_phone(text))
-        except InvalidInput:
-            pass
-    return Q(description__icontains=text) | Q(address__icontains=text)
 
 
 def overdue_report(*, user) -> QuerySet[Ticket]:
@@ -192,23 +173,6 @@ def dispatch_suggestion(ticket: Ticket) -> Unit | None:
     if unit is None or not unit.is_active or unit.kind == UnitKind.CENTRE:
         return None
     return unit
-
-
-def ticket_search(tickets: QuerySet[Ticket], *, user, term: str) -> QuerySet[Ticket]:
-    """Narrow `tickets` to a ticket number; the centre, who see phones, may also give the reporter's.
-
-    Unit staff see phones masked, so a phone never finds anything for them: a search must
-    not tell them what the mask hides.
-    """
-    term = term.strip()
-    if not term:
-        return tickets
-    if sees_personal_data(user) and _PHONE_LIKE.match(term) and not _NUMBER.match(term):
-        try:
-            return tickets.filter(reporter_phone=normalize_phone(term))
-        except InvalidInput:
-            pass
-    return tickets.filter(number=term)
 
 
 def events_visible_to(user) -> QuerySet[TicketEvent]:

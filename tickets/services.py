@@ -20,6 +20,7 @@ from django_fsm import can_proceed
 from departments import calendar
 from departments.models import Category, Unit, UnitKind
 from departments.selectors import staff_scope
+from feedback.models import RatingVia, ReopenFlag
 from tickets import notifications
 from tickets.attachments import CheckedPhoto, attachments_store
 from tickets.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -149,6 +150,18 @@ def _locked(ticket_id: int) -> Ticket:
         raise NotFound(gettext("No such ticket.")) from None
 
 
+def refuse_if_archived(ticket: Ticket) -> None:
+    """Refuse any change to an archived ticket (归档): its record is read-only forever.
+
+    Every service that writes to a ticket or to its record calls this once it holds the
+    ticket's lock; entry points may call it first, so that a change to an archived
+    ticket is refused as such whatever else is wrong with it. PostgreSQL refuses the
+    same writes to anything else (migration tickets.0014).
+    """
+    if ticket.state == State.ARCHIVED:
+        raise Conflict(gettext("Ticket %(number)s is archived: its record is read-only.") % {"number": ticket.number})
+
+
 def _transition(ticket: Ticket, name: str, actor, **kwargs) -> str:
     """Check role and unit (403) and then state (409); apply the transition; return the old state.
 
@@ -162,6 +175,7 @@ def _transition(ticket: Ticket, name: str, actor, **kwargs) -> str:
         permission = next(iter(method._django_fsm.transitions.values())).permission
         if not permission(ticket, actor):
             raise NotAllowed(gettext("Your role or unit may not %(action)s this ticket.") % {"action": _label(name)})
+    refuse_if_archived(ticket)
     if not can_proceed(method, check_conditions=False):
         raise Conflict(gettext("A ticket that is %(state)s cannot be %(done)s.") % {
             "state": ticket.get_state_display(), "done": _label(name, past=True),
@@ -400,6 +414,7 @@ def ticket_decide_extension(*, ticket_id: int, actor, approve: bool, note: str =
     ticket = _locked(ticket_id)
     if actor is not None and not ticket.can_centre_act(actor):
         raise NotAllowed(gettext("Only the dispatch centre decides extension requests."))
+    refuse_if_archived(ticket)
     request = pending_extension(ticket)
     if request is None:
         raise Conflict(gettext("This ticket has no pending extension request."))
@@ -526,7 +541,10 @@ def ticket_send_back(*, ticket_id: int, actor, reason: str) -> Ticket:
 def ticket_rate(*, ticket_id: int, actor, rating: str, comment: str = "", via: str = "") -> Ticket:
     """Record the citizen's rating (回访); "unsatisfied" reopens it to the same unit (重办).
 
-    `via` names the citizen's own channel when they rated without staff (an SMS reply).
+    `via` says how the rating came (feedback.models.RatingVia): the citizen's SMS answer
+    or rating page, without staff; with an actor, an operator's return call. A reopen
+    that brings the ticket to MINHU_REOPEN_FLAG_COUNT reopens or more flags it to the
+    centre.
     """
     if rating not in Rating.values:
         raise InvalidInput(
@@ -534,6 +552,7 @@ def ticket_rate(*, ticket_id: int, actor, rating: str, comment: str = "", via: s
             fields={"rating": [gettext("Use one of %(values)s.") % {"values": ", ".join(Rating.values)}]},
         )
     comment = clean_text(comment, field="comment", max_length=MAX_NOTE, required=False)
+    via = via or (RatingVia.PHONE if actor is not None else "")
     ticket = _locked(ticket_id)
     from_state = _transition(ticket, "rate", actor, rating=rating, at=timezone.now())
     kind = "reopen" if ticket.state == State.DISPATCHED else "rate"
@@ -541,7 +560,19 @@ def ticket_rate(*, ticket_id: int, actor, rating: str, comment: str = "", via: s
         ticket, kind, from_state, actor=actor, unit=ticket.unit, note=comment,
         payload={"rating": rating, "reopen_count": ticket.reopen_count, **({"via": via} if via else {})},
     )
+    if kind == "reopen" and ticket.reopen_count >= settings.MINHU_REOPEN_FLAG_COUNT:
+        _flag_reopened(ticket, comment)
     return ticket
+
+
+def _flag_reopened(ticket: Ticket, comment: str) -> None:
+    """Tell the centre of a ticket its citizen keeps sending back: a flag on its desk, and an event."""
+    # The ticket row is locked: the flag is created once, whoever rates.
+    ReopenFlag.objects.get_or_create(ticket=ticket)
+    TicketEvent.record(
+        ticket, "reopen_flagged", ticket.state, unit=ticket.unit, note=comment,
+        payload={"reopen_count": ticket.reopen_count}, is_public=False,
+    )
 
 
 @transaction.atomic

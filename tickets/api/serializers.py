@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from tickets.models import Channel, Sla, State
+from tickets.search import MAX_LENGTH, MIN_LENGTH, RECENT_WINDOW
 from tickets.selectors import ticket_reporter
 
 
@@ -49,7 +50,12 @@ class TicketFilterInput(serializers.Serializer):
     sla = serializers.ChoiceField(choices=Sla.values, required=False)
     reported_after = serializers.DateTimeField(required=False)
     reported_before = serializers.DateTimeField(required=False)
-    q = serializers.CharField(required=False, max_length=200, help_text="Number, phone or text.")
+    q = serializers.CharField(
+        required=False, max_length=200,
+        help_text=f"A ticket number, a reporter's phone (centre staff) or {MIN_LENGTH}-{MAX_LENGTH} characters "
+        "of the description or address. Text without 3 letters or digits in a row (停水) searches the "
+        f"newest {RECENT_WINDOW:,} tickets only.",
+    )
 
     def validate_state(self, value: str) -> list[str]:
         return _known(value, State.values, "state")

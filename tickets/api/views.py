@@ -4,6 +4,7 @@ from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -11,7 +12,7 @@ from rest_framework.views import APIView
 
 from config.api import NewestFirstCursorPagination, ReportedCursorPagination
 from departments.models import Category, Unit
-from tickets import selectors, services
+from tickets import search, selectors, services
 from tickets.api import serializers as s
 from tickets.errors import InvalidInput
 from tickets.models import Ticket
@@ -37,6 +38,28 @@ def _ids(model, codes: list[str], field: str) -> list[int]:
     if unknown:
         raise InvalidInput(f"Unknown {field} {', '.join(unknown)}.", fields={field: ["Unknown code."]})
     return list(found.values())
+
+
+def _searched(request, tickets, q: str, paginator, *, windowed: bool):
+    """Narrow the list to what `q` finds; a text search reads only the page asked for.
+
+    Within a report-date window the window bounds what is read, and its pages follow
+    the report time; otherwise the search finds the page's matches next to the cursor
+    (tickets.search), the cursor pagination then serves them as any other page.
+    """
+    if windowed:
+        term = search.parse_search_term(q, user=request.user)
+        return tickets.filter(search.search_condition(term))
+    cursor = paginator.decode_cursor(request)
+    try:
+        position = int(cursor.position) if cursor and cursor.position is not None else None
+    except ValueError:
+        raise NotFound(paginator.invalid_cursor_message) from None
+    return search.ticket_search(
+        tickets, user=request.user, term=q, limit=paginator.get_page_size(request) + 1,
+        before=position if cursor and not cursor.reverse else None,
+        after=position if cursor and cursor.reverse else None,
+    )
 
 
 def ticket_detail_response(request, ticket, *, status_code=status.HTTP_200_OK, extra=None) -> Response:
@@ -66,13 +89,15 @@ class TicketListCreateApi(APIView):
             sla=f.get("sla"),
             reported_after=f.get("reported_after"),
             reported_before=f.get("reported_before"),
-            text=f.get("q"),
         ).select_related("merged_into")
-        if f.get("reported_after") or f.get("reported_before"):
+        windowed = bool(f.get("reported_after") or f.get("reported_before"))
+        if windowed:
             tickets = tickets.order_by("-reported_at", "-id")
             paginator = ReportedCursorPagination()
         else:
             paginator = NewestFirstCursorPagination()
+        if f.get("q"):
+            tickets = _searched(request, tickets, f["q"], paginator, windowed=windowed)
         page = paginator.paginate_queryset(tickets, request, view=self)
         data = s.TicketOutput(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)
@@ -133,6 +158,8 @@ class TicketTransitionApi(APIView):
 
     def handle(self, request, number: str) -> Response:
         ticket = selectors.ticket_get(user=request.user, number=number)
+        # An archived ticket refuses every change as such (409), whatever the body says.
+        services.refuse_if_archived(ticket)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         # The service's own copy: after a return the handler can no longer look the

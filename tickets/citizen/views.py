@@ -79,7 +79,7 @@ def _too_many_reports(request: HttpRequest) -> HttpResponse:
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """Explain a refused citizen form in plain words; staff pages keep Django's page (CSRF_FAILURE_VIEW)."""
     match = request.resolver_match
-    if match is None or (match.namespace != "citizen" and match.url_name != "set_language"):
+    if match is None or (match.namespace not in ("citizen", "feedback") and match.url_name != "set_language"):
         return django_csrf_failure(request, reason=reason)
     return _error_page(request, status=403, title=_("The form has expired"), message=_(
         "For your safety the page could not accept this form. Go back, reload the page and send it again."

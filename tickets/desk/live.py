@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 
 from departments.models import Unit
 from departments.selectors import WATCH_SUBTREE, leaf_categories, staff_scope, unit_watch, watched_units
+from feedback.selectors import reopen_flags_open, with_reopen_comment
 from tickets.desk.views import page_context, staff_only
 from tickets.duplicates import likely_originals_for, possible_duplicate_ids
 from tickets.errors import NotFound
@@ -64,6 +65,7 @@ def dispatch_desk(request):
         units=[(unit, online.get(unit.code, 0)) for unit in units],
         units_online=sum(1 for unit in units if online.get(unit.code)),
         selected=selected, panel=_panel(request, selected) if selected else None,
+        reopen_flags=reopen_flags_open(),
     )))
 
 
@@ -110,5 +112,5 @@ def unit_queue_page(request, code: str | None = None):
     return _no_store(render(request, "desk/queue.html", page_context(
         request, title=_("Queue of %(unit)s") % {"unit": unit.name}, now=timezone.now(), unit=unit,
         subtree=subtree, units=units, last_event=last_event_id(),
-        rows=list(unit_queue(unit, subtree=subtree)[:QUEUE_ROWS]),
+        rows=list(with_reopen_comment(unit_queue(unit, subtree=subtree))[:QUEUE_ROWS]),
     )))

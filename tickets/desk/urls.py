@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tickets.desk import live, views
+from tickets.desk import archive, live, views
 
 app_name = "desk"
 urlpatterns = [
@@ -11,4 +11,6 @@ urlpatterns = [
     path("call/", views.call_entry, name="call"),
     path("call/history/", views.call_history, name="call-history"),
     path("call/<str:number>/", views.call_done, name="call-done"),
+    path("search/", archive.archive_search, name="search"),
+    path("record/<str:number>/", archive.ticket_record, name="record"),
 ]

@@ -1,0 +1,195 @@
+"""Staff search over every ticket a user may see, the archive included.
+
+A term is a ticket number (exact, on its unique index), a reporter's phone (exact, on
+its partial index; only for the centre, who see phones), or text of the description or
+the address, Chinese included. Text must cost about the same whatever it is, at ten
+million tickets, and each of PostgreSQL's two ways to the newest matches fails on some
+terms: walking the primary key newest first stops early for a common term but reads
+the whole table for a rare or an old one; the trigram indexes on UPPER(description) and
+UPPER(address) (migration 0004) find a rare term's tickets at once but fetch and sort
+every match of a common one. The planner can only guess a term's frequency, so the
+choice is not left to it: the newest tickets before the cursor, a range of
+RECENT_WINDOW ids of the primary key, are tested first (a common term fills its page
+there, at the same cost for any user's scope); only when they hold too few matches are
+the trigram indexes asked for the rest, and a term that filled no page among the newest
+tickets has few matches to fetch and sort.
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import ExpressionWrapper, F, IntegerField, Q, QuerySet, Value
+from django.db.models.functions import StrIndex, Upper
+from django.db.models.lookups import GreaterThan
+from django.utils.translation import gettext
+
+from tickets.errors import InvalidInput
+from tickets.models import Ticket
+from tickets.selectors import sees_personal_data, ticket_visible_to
+from tickets.validation import normalize_phone
+
+NUMBER, PHONE, TEXT = "number", "phone", "text"
+
+MIN_LENGTH = 2
+MAX_LENGTH = 100
+# How many of the newest tickets a text term is tested against before the trigram
+# indexes are asked: a term matching fewer than a page in them (about 1 in 800 for
+# a page of 25) has at most N / 800 matches in N tickets to fetch and sort.
+RECENT_WINDOW = 20_000
+# What the trigram query may hold in memory (PostgreSQL's work_mem) for its bitmaps.
+BITMAP_MEMORY = "64MB"
+PAGE_SIZE = 25
+
+_NUMBER = re.compile(r"^\d{13,}$")
+_PHONE_LIKE = re.compile(r"^[+\d][\d\s()-]{6,}$")
+# pg_trgm finds a term through its trigrams: three letters or digits in a row.
+_TRIGRAM = re.compile(r"[^\W_]{3}")
+
+
+@dataclass(frozen=True)
+class SearchTerm:
+    kind: str  # NUMBER, PHONE or TEXT
+    value: str
+
+
+@dataclass(frozen=True)
+class TextMatches:
+    ids: list[int]
+    # A term without a trigram (停水) was looked for among the newest tickets only,
+    # and older ones remain.
+    is_partial: bool
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    tickets: list[Ticket]
+    # The cursor of the next page (older matches), None when there is none.
+    next_before: int | None
+    is_partial: bool
+
+
+def parse_search_term(text: object, *, user) -> SearchTerm:
+    """Read what staff typed as a ticket number, a reporter's phone or text.
+
+    Unit staff see phones masked: a phone they type is text to them (found in what a
+    citizen wrote), never the reporter's number, so a search cannot confirm what the
+    mask hides. Refuse a term too short to mean anything or too long to be one.
+    """
+    term = " ".join(str(text or "").split())
+    if len(term) < MIN_LENGTH:
+        message = gettext("Type at least %(count)d characters to search.") % {"count": MIN_LENGTH}
+        raise InvalidInput(message, fields={"q": [message]})
+    if len(term) > MAX_LENGTH:
+        message = gettext("A search takes at most %(count)d characters.") % {"count": MAX_LENGTH}
+        raise InvalidInput(message, fields={"q": [message]})
+    if _NUMBER.match(term) and not term.startswith("0086"):
+        return SearchTerm(NUMBER, term)
+    if _PHONE_LIKE.match(term) and sees_personal_data(user):
+        try:
+            return SearchTerm(PHONE, normalize_phone(term))
+        except InvalidInput:
+            pass
+    return SearchTerm(TEXT, term)
+
+
+def search_condition(term: SearchTerm) -> Q:
+    """Return the term as one filter: exact for a number or a phone, the trigram indexes for text."""
+    if term.kind == NUMBER:
+        return Q(number=term.value)
+    if term.kind == PHONE:
+        return Q(reporter_phone=term.value)
+    return Q(description__icontains=term.value) | Q(address__icontains=term.value)
+
+
+def _scanned_condition(text: str) -> Q:
+    # The same test as icontains, written so that no index can serve it: the window is
+    # walked along the primary key, never swapped for a trigram scan of the whole table.
+    needle = Upper(Value(text))
+    return Q(GreaterThan(StrIndex(Upper("description"), needle), 0)) | Q(
+        GreaterThan(StrIndex(Upper("address"), needle), 0)
+    )
+
+
+def text_matches(tickets: QuerySet[Ticket], text: str, *, limit: int, before: int | None = None,
+                 after: int | None = None) -> TextMatches:
+    """Return the ids of up to `limit` tickets whose description or address holds `text`.
+
+    Newest first below `before` (the next page), or oldest first above `after` (the
+    previous page, read backwards); `tickets` is already narrowed to what the user may
+    see and to any other filter.
+    """
+    newest_first = after is None
+    if newest_first:
+        top = before if before is not None else _newest_id() + 1
+        window, beyond = Q(id__gte=top - RECENT_WINDOW, id__lt=top), Q(id__lt=top - RECENT_WINDOW)
+        order = "-id"
+    else:
+        window, beyond = Q(id__gt=after, id__lte=after + RECENT_WINDOW), Q(id__gt=after + RECENT_WINDOW)
+        order = "id"
+    found = list(
+        tickets.filter(window).filter(_scanned_condition(text)).order_by(order).values_list("id", flat=True)[:limit]
+    )
+    if len(found) >= limit:
+        return TextMatches(found, is_partial=False)
+    rest = tickets.filter(beyond)
+    if not _TRIGRAM.search(text):
+        return TextMatches(found, is_partial=rest.exists())
+    # Ordered by an expression, not the column: with ORDER BY id the planner may walk the
+    # primary key through every older ticket; this leaves it the trigram indexes and a
+    # sort of the few matches.
+    key = ExpressionWrapper(F("id") + 0, output_field=IntegerField())
+    rest = rest.filter(search_condition(SearchTerm(TEXT, text)))
+    rest = rest.order_by(key.desc() if newest_first else key.asc())
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # A term common in the city but rare in a unit is found by ANDing two bitmaps of
+            # some 400,000 pages each at ten million tickets. Beyond work_mem (4 MB by
+            # default) they turn lossy and the scan rechecks every ticket of the unit: ten
+            # times slower. SET LOCAL ends with the transaction: this block's, unless the
+            # caller holds one.
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL work_mem = '{BITMAP_MEMORY}'")
+        found += list(rest.values_list("id", flat=True)[: limit - len(found)])
+    return TextMatches(found, is_partial=False)
+
+
+def ticket_search(tickets: QuerySet[Ticket], *, user, term: str, limit: int, before: int | None = None,
+                  after: int | None = None) -> QuerySet[Ticket]:
+    """Narrow `tickets` to those matching what staff typed (the admin's search box, the API's q).
+
+    A text term keeps the `limit` matches nearest the cursor (`before`/`after`, as in
+    text_matches); a number or a phone keeps every match. Raises InvalidInput.
+    """
+    parsed = parse_search_term(term, user=user)
+    if parsed.kind != TEXT:
+        return tickets.filter(search_condition(parsed))
+    return tickets.filter(id__in=text_matches(tickets, parsed.value, limit=limit, before=before, after=after).ids)
+
+
+def _newest_id() -> int:
+    return Ticket.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def ticket_archive_search(*, user, text: str, before: int | None = None,
+                          page_size: int | None = None) -> SearchPage:
+    """Return one page of the tickets the user may see that match `text`, newest first.
+
+    `before` is the id the previous page ended at. Raises InvalidInput for a term that
+    cannot be searched.
+    """
+    page_size = page_size or PAGE_SIZE
+    term = parse_search_term(text, user=user)
+    tickets = ticket_visible_to(user)
+    is_partial = False
+    if term.kind == TEXT:
+        matches = text_matches(tickets, term.value, limit=page_size + 1, before=before)
+        tickets, is_partial = tickets.filter(id__in=matches.ids), matches.is_partial
+    else:
+        tickets = tickets.filter(search_condition(term))
+        if before is not None:
+            tickets = tickets.filter(id__lt=before)
+    rows = list(tickets.select_related("category", "unit").order_by("-id")[: page_size + 1])
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    return SearchPage(rows, rows[-1].id if more else None, is_partial)
