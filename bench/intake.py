@@ -479,13 +479,13 @@ _SENDER_THREAD = ("_serve", "tickets/broadcast.py")
 _PARTS = [
     ("  signature", "verify_signature", "tickets/intake/common.py"),
     ("  JSON", "read_object", "tickets/intake/common.py"),
-    ("  already_received (2 SELECTs)", "already_received", "tickets/intake/common.py"),
+    ("  already_received (SELECT under the lock)", "already_received", "tickets/intake/common.py"),
     ("  advisory lock", "lock", "tickets/intake/common.py"),
-    ("  intake category (get_or_create)", "intake_category", "tickets/intake/common.py"),
+    ("  intake category (remembered)", "intake_category", "tickets/intake/common.py"),
     ("  ticket_create", "ticket_create", "tickets/services.py"),
     ("  leaving the transaction: COMMIT, then the on-commit work", "__exit__",
      "django/db/transaction.py"),
-    ("    acknowledgement: SELECT ids + Celery publish", "_queue_events", "tickets/notifications.py"),
+    ("    acknowledgement handed to the workers (list push)", "queue_events", "tickets/notifications.py"),
     ("      Celery publish", "apply_async", "celery/app/task.py"),
     ("    broadcast: waiting for the sender thread", "send", "tickets/broadcast.py"),
     ("across the view: compiling SQL (Django ORM)", "as_sql", "django/db/models/sql/compiler.py"),
@@ -543,6 +543,7 @@ class Mark:
 
     ticket_id: int
     celery: int
+    waiting: int
     dispatch: int
 
 
@@ -551,8 +552,10 @@ def mark(redis_client) -> Mark:
 
     from tickets.models import Ticket
 
+    from tickets.notifications import WAITING_EVENTS
+
     return Mark(Ticket.objects.aggregate(m=Max("id"))["m"] or 0, redis_client.llen(CELERY_QUEUE),
-                int(redis_client.get(DISPATCH_SEQUENCE) or 0))
+                redis_client.llen(WAITING_EVENTS), int(redis_client.get(DISPATCH_SEQUENCE) or 0))
 
 
 def verify(kind: str, deliveries: list[Delivery], since: Mark) -> list[tuple[str, int, int]]:
@@ -743,8 +746,10 @@ def run_server(server_kind: str, env: dict[str, str], args, api_key: str, staff_
         with_phone = sum(row[2] for k in kinds for row in checks[k]
                          if row[0] == "  acknowledgements written")
         checks["redis"] = [
-            ("Celery tasks queued (one per ticket with a phone)",
-             after.celery - since.celery, with_phone),
+            ("receipts waiting for a worker (one per ticket with a phone)",
+             after.waiting - since.waiting, with_phone),
+            ("Celery tasks queued (one drain, by the first receipt to an empty list)",
+             after.celery - since.celery, int(with_phone > 0 and since.waiting == 0)),
             ("live messages to the dispatch group (one per ticket)",
              after.dispatch - since.dispatch, tickets),
         ]
@@ -773,6 +778,7 @@ def profile(count: int) -> None:
 
     from tickets import broadcast, notifications, services
     from tickets.intake import common
+    from tickets.models import Ticket, TicketEvent
 
     client = Client()
     rng = random.Random("profile")
@@ -829,13 +835,18 @@ def profile(count: int) -> None:
     timed(common, "verify_signature", "signature (headers, HMAC)")
     timed(common, "read_object", "JSON parse")
     timed(common, "receive", "receive: the transaction, then its on-commit work")
-    timed(common, "already_received", "  already_received: SELECT before and under the lock")
+    timed(common, "already_received", "  already_received: SELECT under the lock")
     timed(common, "lock", "  advisory lock")
-    timed(common, "intake_category", "  intake category (get_or_create)")
+    timed(common, "intake_category", "  intake category (remembered)")
     timed(services, "ticket_create", "  ticket_create (checks, 4 INSERTs, savepoint)")
+    timed(services, "_check_leaf", "    the category takes tickets (SELECT)")
+    timed(Ticket, "start_clock", "    deadlines (start_clock)")
+    timed(Ticket, "save", "    INSERT ticket (Ticket.save)")
+    timed(TicketEvent, "record", "    report event (INSERT + live messages built)")
+    timed(notifications, "notify", "    acknowledgement (body, INSERT)")
     timed(connection, "commit", "  COMMIT")
     timed(broadcast, "send", "  broadcast to the channel layer (on commit)")
-    timed(notifications, "_queue_events", "  acknowledgement: SELECT ids + Celery publish")
+    timed(notifications, "queue_events", "  receipt handed to the workers (a list push)")
     timed(Task, "apply_async", "  Celery publish (apply_async)")
     deliveries = sms_deliveries(f"{tag}-m", 2 * count, rng)
     totals: list[tuple[float, float]] = []

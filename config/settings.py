@@ -83,6 +83,10 @@ if DATABASE_URL:
             DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 600), conn_health_checks=True
         )
     }
+    # Parameters bound by PostgreSQL, not quoted into the SQL by Python, and each
+    # statement a connection runs often prepared once: less CPU on both sides.
+    if env_bool("DB_SERVER_SIDE_BINDING", True):
+        DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
 else:
     DATABASES = {
         "default": {

@@ -9,8 +9,10 @@ import math
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from django.core.cache import cache
 from django.db.models import Q
@@ -19,16 +21,21 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from departments.models import Category, RoutingRule, Unit, UnitKind
+from departments.models import Category, CategoryAttribute, RoutingRule, Unit, UnitKind
+from departments.selectors import leaf_categories
 from tickets.models import State, Ticket, TicketEvent
 
 # A confident match names at least this many of its category's words, and at least
 # twice as many as any other category.
 MIN_CONFIDENT_WORDS = 2
-# Rules change in the admin now and then; each process reads them again this often.
+# Rules, categories and their questions change in the admin now and then; each process
+# reads what it remembers of them again this often.
 RULES_SECONDS = 30.0
 
-_rules: dict = {"at": -math.inf, "rules": []}
+T = TypeVar("T")
+
+# What this process read of the rules and categories, and when (monotonic seconds).
+_read: dict = {"at": -math.inf}
 
 
 @dataclass(frozen=True)
@@ -46,19 +53,46 @@ class Suggestion:
 
 
 def forget_rules() -> None:
-    """Read the rules again at the next suggestion (a rule or category changed)."""
-    _rules["at"] = -math.inf
+    """Read the rules and categories again when next needed (one of them changed)."""
+    _read.clear()
+    _read["at"] = -math.inf
+
+
+def remembered(name: str, read: Callable[[], T]) -> T:
+    """Return what `read` returned, read again after RULES_SECONDS or an edit in this process.
+
+    For what every text that arrives needs and staff seldom change: the rules, which
+    categories take tickets, the intake category.
+    """
+    now = time.monotonic()
+    if now - _read["at"] > RULES_SECONDS:
+        forget_rules()
+        _read["at"] = now
+    if name not in _read:
+        _read[name] = read()
+    return _read[name]
 
 
 def _active_rules() -> list[tuple[int, int | None, list[str]]]:
-    now = time.monotonic()
-    if now - _rules["at"] > RULES_SECONDS:
+    def read():
         rules = RoutingRule.objects.filter(is_active=True, category__is_active=True).only(
             "category_id", "unit_id", "keywords"
         )
-        _rules["rules"] = [(r.category_id, r.unit_id, [w.casefold() for w in r.words]) for r in rules]
-        _rules["at"] = now
-    return _rules["rules"]
+        return [(r.category_id, r.unit_id, [w.casefold() for w in r.words]) for r in rules]
+
+    return remembered("rules", read)
+
+
+def takes_tickets(category: Category) -> bool:
+    """Whether the category is an active one without subcategories.
+
+    A category in the remembered set was one moments ago; any other is asked again, so
+    a category added in another process takes tickets at once.
+    """
+    if not category.is_active:
+        return False
+    leaves = remembered("leaves", lambda: frozenset(leaf_categories().values_list("id", flat=True)))
+    return category.id in leaves or not category.children.exists()
 
 
 def _usable(unit: Unit | None) -> Unit | None:
@@ -169,6 +203,7 @@ def suggestion_kept_rate() -> KeptRate:
 
 @receiver([post_save, post_delete], sender=RoutingRule)
 @receiver([post_save, post_delete], sender=Category)
+@receiver([post_save, post_delete], sender=CategoryAttribute)
 def _rules_changed(**kwargs) -> None:
     # This process sees an edit at once; the others within RULES_SECONDS.
     forget_rules()

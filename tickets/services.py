@@ -21,7 +21,7 @@ from departments import calendar
 from departments.models import Category, Unit, UnitKind
 from departments.selectors import staff_scope
 from feedback.models import RatingVia, ReopenFlag
-from tickets import notifications
+from tickets import notifications, routing
 from tickets.attachments import CheckedPhoto, attachments_store
 from tickets.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from tickets.models import (
@@ -72,7 +72,6 @@ def ticket_number(ticket_id: int, reported_at: dt.datetime) -> str:
     return f"{timezone.localtime(reported_at):%y%m%d}{ticket_id:07d}"
 
 
-@transaction.atomic
 def ticket_create(
     *,
     category: Category,
@@ -119,23 +118,26 @@ def ticket_create(
             fields={"location": [gettext("Give both latitude and longitude, or neither.")]},
         )
 
-    now = reported_at or timezone.now()
-    ticket = Ticket(
-        id=_next_ticket_id(), channel=channel, category=category, description=description,
-        address=address, lat=lat_value, lng=lng_value, reporter_name=reporter_name,
-        reporter_phone=phone, reported_at=now,
-    )
-    ticket.number = ticket_number(ticket.id, now)
-    code = new_access_code()
-    ticket.set_access_code(code)
-    ticket.start_clock()
-    ticket.save(force_insert=True)
-    attachments_store(ticket=ticket, kind=Attachment.Kind.REPORT, photos=list(photos), actor=actor)
-    if message is not None:
-        message.ticket = ticket
-        message.save(force_insert=True)
-    event = TicketEvent.record(ticket, "report", "", actor=actor, payload={"channel": channel}, at=now)
-    notifications.notify(event, Notification.Kind.ACKNOWLEDGEMENT, notifications.citizen_recipients(ticket))
+    # Checked, the report is written whole or not at all; a caller's transaction (a
+    # webhook's) gets no savepoint, since a failure now fails that caller too.
+    with transaction.atomic(savepoint=False):
+        now = reported_at or timezone.now()
+        ticket = Ticket(
+            id=_next_ticket_id(), channel=channel, category=category, description=description,
+            address=address, lat=lat_value, lng=lng_value, reporter_name=reporter_name,
+            reporter_phone=phone, reported_at=now,
+        )
+        ticket.number = ticket_number(ticket.id, now)
+        code = new_access_code()
+        ticket.set_access_code(code)
+        ticket.start_clock()
+        ticket.save(force_insert=True)
+        attachments_store(ticket=ticket, kind=Attachment.Kind.REPORT, photos=list(photos), actor=actor)
+        if message is not None:
+            message.ticket = ticket
+            message.save(force_insert=True)
+        event = TicketEvent.record(ticket, "report", "", actor=actor, payload={"channel": channel}, at=now)
+        notifications.notify(event, Notification.Kind.ACKNOWLEDGEMENT, notifications.citizen_recipients(ticket))
     return ticket, code
 
 
@@ -266,7 +268,7 @@ def ticket_merge(*, ticket_id: int, into_id: int, actor) -> Ticket:
 
 
 def _check_leaf(category: Category) -> None:
-    if not category.is_active or category.children.exists():
+    if not routing.takes_tickets(category):
         raise InvalidInput(
             gettext("Category %(code)r cannot take reports; choose one of its subcategories.") % {"code": category.code},
             fields={"category": [gettext("Choose an active leaf category.")]},

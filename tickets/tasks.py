@@ -35,6 +35,14 @@ def notification_sweep_task() -> int:
     return notification_sweep()
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def notifications_drain_task() -> int:
+    """Hand the events waiting on the broker (each request's receipts) to send tasks."""
+    from tickets.notifications import queue_waiting_events
+
+    return queue_waiting_events()
+
+
 @shared_task(bind=True, acks_late=True, ignore_result=True)
 def notifications_send_task(self, notification_ids: list[int], event_ids: list[int] | None = None) -> None:
     """Send the notices; a failed one comes back after its backoff, up to the attempt limit.

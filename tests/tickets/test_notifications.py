@@ -23,7 +23,7 @@ from tickets import notifications, services
 from tickets.models import Channel, Notification, State, Ticket
 from tickets.notifications import backoff, notification_send
 from tickets.sla import sla_sweep
-from tickets.tasks import notifications_send_task
+from tickets.tasks import notifications_drain_task, notifications_send_task
 
 Kind, Status = Notification.Kind, Notification.Status
 SMS, EMAIL = Notification.Channel.SMS, Notification.Channel.EMAIL
@@ -147,6 +147,13 @@ def _queued(app) -> int:
 
     with redis.Redis.from_url(app.conf.broker_url) as client:
         return client.llen(app.conf.task_default_queue)
+
+
+def _waiting_events(app) -> list[int]:
+    import redis
+
+    with redis.Redis.from_url(app.conf.broker_url) as client:
+        return [int(e) for e in client.lrange(notifications.WAITING_EVENTS, 0, -1)]
 
 
 def _report(city, *, phone: str = CITIZEN, description: str = "小区停水三天") -> Ticket:
@@ -403,7 +410,11 @@ def test_the_send_is_queued_on_redis_only_when_the_report_commits(
     queueing = [c for c in callbacks if getattr(c, "__name__", "") == "queue_notices"]
     assert len(queueing) == 1
     queueing[0]()
-    assert _queued(broker) == 1
+    # The event waits in the broker's list, and the list's first event publishes its drain.
+    assert _queued(broker) == 1 and _waiting_events(broker) == [notice.event_id]
+    assert _take_one_message(broker) == ("tickets.tasks.notifications_drain_task", [], {})
+    assert notifications_drain_task.apply().get() == 1
+    assert _waiting_events(broker) == []
     task, args, kwargs = _take_one_message(broker)
     # The task finds the notices by their event: the request reads nothing back.
     assert (task, args, kwargs) == ("tickets.tasks.notifications_send_task", [[]], {"event_ids": [notice.event_id]})
@@ -647,3 +658,26 @@ def test_the_ticket_page_shows_the_reporter_in_full_to_the_centre_only(client, c
     assert (CITIZEN in html, "张三丰" in html) == (shown_in_full, shown_in_full)
     if not shown_in_full:
         assert "138****8000" in html
+
+
+def test_a_burst_of_reports_publishes_one_drain_and_the_sweep_empties_a_list_left_behind(
+    city, broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = _acknowledgement(_report(city, description="第一件"))
+    with django_capture_on_commit_callbacks(execute=True):
+        second = _acknowledgement(_report(city, description="第二件"))
+    # The second event joined the list the first one's drain will take: no second message.
+    assert _waiting_events(broker) == [first.event_id, second.event_id]
+    assert _queued(broker) == 1
+    broker.control.purge()  # that drain is lost: the broker failed after the push
+    with django_capture_on_commit_callbacks(execute=True):
+        third = _acknowledgement(_report(city, description="第三件"))
+    assert _queued(broker) == 0  # the list was not empty, so nothing was published
+    # The catch-up sweep empties the list into send tasks; the next event drains again.
+    notifications.notification_sweep()
+    assert _waiting_events(broker) == []
+    assert _take_one_message(broker) == (
+        "tickets.tasks.notifications_send_task", [[]],
+        {"event_ids": [first.event_id, second.event_id, third.event_id]},
+    )

@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext
 
 from departments.models import AttributeDatatype, Category, CategoryAttribute
 from departments.selectors import leaf_categories
+from tickets import routing
 from tickets.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from tickets.intake.open311_selectors import open311_key_in_use, submitted_by
 from tickets.models import Channel, InboundMessage, Open311Key, Ticket, TicketEvent, hash_open311_key
@@ -128,7 +130,7 @@ def clean_attribute_answers(category: Category, given: dict[str, list[str]]) -> 
     as the spec lets clients send more than is asked.
     """
     answers: dict[str, str | list[str]] = {}
-    for attribute in category.attributes.filter(variable=True).order_by("order", "id"):
+    for attribute in category.questions:
         values = [v for v in given.get(attribute.code, []) if v]
         field = f"attribute[{attribute.code}]"
         if not values:
@@ -164,6 +166,22 @@ def _clean_answer(attribute: CategoryAttribute, values: list[str], field: str) -
     return clean_text(value, field=field, max_length=limit, required=True)
 
 
+def service(code: str) -> Category | None:
+    """Return the category a service code names, with its questions (`questions`), or None.
+
+    Every POST asks, and services change seldom: they are remembered for a while
+    (tickets.routing.remembered); a code not among them is looked up at once.
+    """
+    services = routing.remembered("open311-services", lambda: {c.code: c for c in _services()})
+    found = services.get(code)
+    return found if found is not None else _services().filter(code=code).first()
+
+
+def _services():
+    asked = CategoryAttribute.objects.filter(variable=True).order_by("order", "id")
+    return leaf_categories().prefetch_related(Prefetch("attributes", queryset=asked, to_attr="questions"))
+
+
 # -- requests and updates ------------------------------------------------------------------
 
 @transaction.atomic
@@ -172,7 +190,7 @@ def open311_request_create(*, key: Open311Key, form: Form) -> tuple[Ticket, str]
     code = first(form, "service_code")
     if not code:
         raise field_error("service_code", gettext("This field is required."))
-    category = leaf_categories().filter(code=code).first()
+    category = service(code)
     if category is None:
         raise field_error("service_code", gettext("No service %(code)s.") % {"code": code})
     lat, lng = first(form, "lat"), first(form, "long")
