@@ -270,7 +270,9 @@ def start_server(kind: str, env: dict[str, str], asgi_db: str) -> Server:
         # PostgreSQL refuses more ("too many clients"), for every user of that server.
         env = {**env, "DB_CONN_MAX_AGE": "0"}
     else:
-        command = [str(bin_dir / "gunicorn"), "config.wsgi", "-w", "4", "-b", f"127.0.0.1:{port}"]
+        # As production runs it: gunicorn.conf.py's workers, threads and keep-alive.
+        command = [str(bin_dir / "gunicorn"), "config.wsgi", "-c", str(prepare.ROOT / "gunicorn.conf.py"),
+                   "-b", f"127.0.0.1:{port}"]
     return Server(f"intake-{kind}", command, port, env, 4096)
 
 

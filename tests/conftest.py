@@ -33,9 +33,11 @@ def _empty_cache():
     from django.core.cache import cache
 
     from tickets import routing
+    from tickets.intake import open311_services
 
     cache.clear()
     routing.forget_rules()  # rules read in a test rolled back must not route the next
+    open311_services.forget_keys()  # nor keys read in it let the next one in
 
 
 @pytest.fixture(autouse=True)

@@ -169,8 +169,9 @@ class Ticket(FSMModelMixin, models.Model):
     reopen_count = models.PositiveIntegerField(_("reopen count"), default=0)
     support_count = models.PositiveIntegerField(_("support count"), default=0)
     return_count = models.PositiveIntegerField(_("return count"), default=0)
+    # Indexed where set (ticket_merged_into): almost every ticket has none.
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_tickets"
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_tickets", db_index=False,
     )
     reply = models.TextField(_("reply"), blank=True)
     rating = models.CharField(_("rating"), max_length=20, choices=Rating.choices, blank=True)
@@ -192,6 +193,7 @@ class Ticket(FSMModelMixin, models.Model):
             # Likely duplicates (tickets.duplicates): a category's tickets within days of one.
             models.Index(fields=["category", "reported_at"], name="ticket_category_reported_at"),
             models.Index(fields=["reported_at"], name="ticket_reported_at"),
+            models.Index(fields=["merged_into"], name="ticket_merged_into", condition=Q(merged_into__isnull=False)),
             # The caller's earlier tickets, looked up as the operator types the number.
             models.Index(fields=["reporter_phone"], name="ticket_reporter_phone",
                          condition=~Q(reporter_phone="")),
@@ -520,7 +522,8 @@ class DeadlineAlert(models.Model):
 class TicketEvent(models.Model):
     """One line of a ticket's history: every transition, warning and notice (append-only)."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="events")
+    # Indexed with the id (ticketevent_ticket_id), which serves the ticket's lookups too.
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="events", db_index=False)
     kind = models.CharField(_("kind"), max_length=30)
     from_state = models.CharField(max_length=20, blank=True)
     to_state = models.CharField(max_length=20, blank=True)
@@ -605,13 +608,15 @@ class Notification(models.Model):
         FAILED = "failed", _("failed for good")
         SKIPPED = "skipped", _("no address to send to")
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="notifications")
+    # Indexed with the id (notification_ticket_id), which serves the ticket's lookups too.
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="notifications", db_index=False)
     event = models.ForeignKey(TicketEvent, on_delete=models.PROTECT, related_name="notifications")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     # A unit's liaison, or (no unit) the citizen who reported the ticket.
+    # Indexed where set (notification_recipient_unit): a citizen's notices have none.
     recipient_unit = models.ForeignKey(
         Unit, verbose_name=_("recipient unit"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", db_index=False,
     )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     address = models.CharField(_("address"), max_length=254, blank=True)
@@ -633,6 +638,8 @@ class Notification(models.Model):
             models.Index(fields=["next_attempt_at"], name="notification_outstanding",
                          condition=Q(status__in=["pending", "sending", "retrying"])),
             models.Index(fields=["ticket", "id"], name="notification_ticket_id"),
+            models.Index(fields=["recipient_unit"], name="notification_recipient_unit",
+                         condition=Q(recipient_unit__isnull=False)),
         ]
         constraints = [
             # One event tells one address once, however often the code that writes it runs.

@@ -73,12 +73,13 @@ def remembered(name: str, read: Callable[[], T]) -> T:
     return _read[name]
 
 
-def _active_rules() -> list[tuple[int, int | None, list[str]]]:
+def _active_rules() -> list[tuple[Category, Unit | None, list[str]]]:
+    """The active rules: each category (with its default unit), the rule's unit, its words."""
     def read():
-        rules = RoutingRule.objects.filter(is_active=True, category__is_active=True).only(
-            "category_id", "unit_id", "keywords"
+        rules = RoutingRule.objects.filter(is_active=True, category__is_active=True).select_related(
+            "category__default_unit", "category__parent", "unit",
         )
-        return [(r.category_id, r.unit_id, [w.casefold() for w in r.words]) for r in rules]
+        return [(r.category, r.unit, [w.casefold() for w in r.words]) for r in rules]
 
     return remembered("rules", read)
 
@@ -103,23 +104,23 @@ def suggest(text: str) -> Suggestion | None:
     """Return the category whose rules' words the text mentions most, or None."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     found: dict[int, set[str]] = {}
+    categories: dict[int, Category] = {}
     units: dict[int, Counter] = {}
-    for category_id, unit_id, words in _active_rules():
+    for category, unit, words in _active_rules():
         hits = {w for w in words if w in folded}
         if hits:
-            found.setdefault(category_id, set()).update(hits)
-            if unit_id is not None:
-                units.setdefault(category_id, Counter())[unit_id] += len(hits)
+            found.setdefault(category.id, set()).update(hits)
+            categories[category.id] = category
+            if unit is not None:
+                units.setdefault(category.id, Counter())[unit] += len(hits)
     if not found:
         return None
     ranked = sorted(found, key=lambda c: (len(found[c]), sum(map(len, found[c]))), reverse=True)
     best = ranked[0]
     runner_up = len(found[ranked[1]]) if len(ranked) > 1 else 0
     count = len(found[best])
-    category = Category.objects.select_related("default_unit", "parent").filter(id=best).first()
-    if category is None:
-        return None
-    unit = Unit.objects.filter(id=units[best].most_common(1)[0][0]).first() if best in units else category.default_unit
+    category = categories[best]
+    unit = units[best].most_common(1)[0][0] if best in units else category.default_unit
     return Suggestion(
         category=category, unit=_usable(unit), words=tuple(sorted(found[best])),
         is_confident=count >= MIN_CONFIDENT_WORDS and count >= 2 * runner_up,
@@ -204,6 +205,7 @@ def suggestion_kept_rate() -> KeptRate:
 @receiver([post_save, post_delete], sender=RoutingRule)
 @receiver([post_save, post_delete], sender=Category)
 @receiver([post_save, post_delete], sender=CategoryAttribute)
+@receiver([post_save, post_delete], sender=Unit)
 def _rules_changed(**kwargs) -> None:
     # This process sees an edit at once; the others within RULES_SECONDS.
     forget_rules()

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.factories import advance_ticket, make_category, make_ticket
 from tests.tickets.admin.helpers import change_url
@@ -37,6 +37,13 @@ def report(city, *, description: str, phone: str = "", category=None, ago: dt.ti
 
 def originals(ticket: Ticket) -> dict[str, list[str]]:
     return {original.ticket.number: original.reasons for original in likely_originals(ticket)}
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    # The reasons are read as the desk shows them to an English-speaking dispatcher.
+    with translation.override("en"):
+        yield
 
 
 # -- rule 1: the same reporter within a day ---------------------------------------------------

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
@@ -64,18 +65,38 @@ def open311_key_create(*, name: str) -> tuple[Open311Key, str]:
 
 
 def open311_key_revoke(*, key_id: int) -> Open311Key:
-    """Revoke the key from now on; its client's earlier requests keep its name."""
+    """Revoke the key from now on (in other processes within KEY_SECONDS); its client's
+    earlier requests keep its name."""
     Open311Key.objects.filter(id=key_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    forget_keys()
     return Open311Key.objects.get(id=key_id)
+
+
+# A working key is looked up once in this many seconds per process: a client posting
+# hundreds of reports a second costs a query now and then, and a revoked key stops
+# working everywhere within this time (at once in the process that revoked it).
+KEY_SECONDS = 5.0
+# key hash -> (the working key, when it was read, monotonic seconds)
+_working_keys: dict[str, tuple[Open311Key, float]] = {}
+
+
+def forget_keys() -> None:
+    _working_keys.clear()
 
 
 def open311_key_check(raw: str | None) -> Open311Key:
     """Return the working key `raw` is and note its use; NotAllowed for none, an unknown or a revoked one."""
     if not raw:
         raise NotAllowed(gettext("This needs an api_key."))
-    key = Open311Key.objects.filter(key_hash=hash_open311_key(raw), revoked_at__isnull=True).first()
-    if key is None:
-        raise NotAllowed(gettext("The api_key is unknown or revoked."))
+    digest, read_at = hash_open311_key(raw), time.monotonic()
+    known = _working_keys.get(digest)
+    if known is None or read_at - known[1] > KEY_SECONDS:
+        key = Open311Key.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
+        if key is None:
+            _working_keys.pop(digest, None)
+            raise NotAllowed(gettext("The api_key is unknown or revoked."))
+        known = _working_keys[digest] = (key, read_at)
+    key = known[0]
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         Open311Key.objects.filter(id=key.id).update(last_used_at=now)

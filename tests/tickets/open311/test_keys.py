@@ -114,3 +114,24 @@ def test_a_superuser_revokes_keys_in_the_admin(city, browse, superuser, web):
 def test_staff_without_the_permission_do_not_see_the_keys(city, browse):
     assert browse(city.dispatcher).get("/admin/tickets/open311key/").status_code == 403
     assert browse(city.handler).get("/admin/tickets/open311key/add/").status_code == 403
+
+
+def test_a_key_revoked_elsewhere_stops_working_within_seconds_and_at_once_where_revoked(city, web, monkeypatch):
+    from tickets.intake import open311_services
+
+    clock = [1000.0]
+    monkeypatch.setattr(open311_services.time, "monotonic", lambda: clock[0])
+    key = _command("fixmystreet")
+    assert post_request(web, key, **WHERE).status_code == 200
+
+    # Revoked by another process (the admin on another server): this one read it a moment ago.
+    Open311Key.objects.update(revoked_at="2026-11-24T00:00:00Z")
+    assert post_request(web, key, **WHERE).status_code == 200
+    clock[0] += open311_services.KEY_SECONDS + 0.1
+    assert post_request(web, key, **WHERE).status_code == 403
+
+    # Revoked in this process: refused at once.
+    Open311Key.objects.update(revoked_at=None)
+    assert post_request(web, key, **WHERE).status_code == 200
+    open311_services.open311_key_revoke(key_id=Open311Key.objects.get().pk)
+    assert post_request(web, key, **WHERE).status_code == 403
