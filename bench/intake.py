@@ -10,9 +10,8 @@
 32 gateway connections on loopback, each sending its next delivery as soon as the last
 is answered, against the production servers started here as subprocesses: the ASGI
 application under uvicorn (`--workers 2`, uvloop and httptools, no access log), and
-the README's server for webhooks, `gunicorn config.wsgi -w 4` (sync workers with
-persistent database connections; they close the HTTP connection after each answer, so
-the client dials again). `--server both` (the default) measures one after the other.
+the README's server for webhooks, `gunicorn config.wsgi` with gunicorn.conf.py (threads
+that keep the connections alive, persistent database connections). `--server both` (the default) measures one after the other.
 Under uvicorn every request's sync code runs in a thread of its own and a persistent
 database connection stays with its thread, so DB_CONN_MAX_AGE=600 leaks one connection
 a request until PostgreSQL refuses everyone ("too many clients"): uvicorn gets a new
@@ -21,8 +20,9 @@ which the settings do not offer yet (needs `psycopg[pool]`).
 
 As in production: DEBUG off, each SMS signed afresh (X-Minhu-Timestamp and the HMAC of
 MINHU_INTAKE_SECRET_SMS), unique message ids, Chinese reports from valid mainland mobile
-numbers; each ticket's acknowledgement SMS is queued on Celery after the commit (no
-worker runs: the tasks wait in Redis and are counted) and its event is broadcast on the
+numbers; each ticket's acknowledgement SMS joins the broker's list of waiting receipts
+after the commit, the first one publishing the drain task (no worker runs: the list and
+the task wait in Redis and are counted) and its event is broadcast on the
 Redis channel layer (nobody listens: the groups are looked up, nothing is delivered).
 Open311 POSTs are form-encoded with one client's api_key (its rate limit raised for the
 run, the limiter's Redis counting kept) over five services, two of which ask questions.
@@ -36,8 +36,8 @@ Printed: tickets/s, latency p50/p90/p99/max, answers by status, the CPU by proce
 (others' load shows as "pg other" and "rest"); then exactly-once: every accepted
 message kept once with its one ticket, no ticket of the channel without its message,
 as many tickets as 201 answers, each repeated message answered 201 once and 200
-otherwise with one number, one report event, acknowledgement, Celery task and live
-message per ticket. Target: at least 400 tickets/s with p99 < 150 ms (MET/MISSED); it
+otherwise with one number, one report event, acknowledgement, waiting receipt and live
+message per ticket, and one drain task. Target: at least 400 tickets/s with p99 < 150 ms (MET/MISSED); it
 never fails on a figure.
 
 `--profile N` measures N SMS deliveries in this process instead (Django's test client,

@@ -307,6 +307,8 @@ CELERY_BEAT_SCHEDULE = {
     "feedback-expiry": {"task": "tickets.tasks.feedback_expiry_task", "schedule": 300.0},
     "archive": {"task": "tickets.tasks.archive_task", "schedule": 3600.0},
     "notification-catch-up": {"task": "tickets.tasks.notification_sweep_task", "schedule": 60.0},
+    # The statistics' rollups follow the event log this far behind (feedback.stats.rollup).
+    "stats-catch-up": {"task": "feedback.tasks.stats_catch_up_task", "schedule": 15.0},
 }
 
 LOGIN_URL = "admin:login"

@@ -10,6 +10,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("desk/callbacks/", include("feedback.desk_urls")),
+    path("desk/stats/", include("feedback.stats.desk_urls")),
     path("desk/", include("tickets.desk.urls")),
     path("api/v1/", include("tickets.api.urls")),
     path("intake/", include("tickets.intake.urls")),

@@ -33,6 +33,7 @@ class MinhuAdminSite(admin.AdminSite):
             context["live_queue_url"] = reverse("desk:queue-mine")
         if scope.sees_all or scope.visible_unit_ids:
             context["archive_search_url"] = reverse("desk:search")
+            context["stats_url"] = reverse("stats:dashboard")
         return context
 
     def index(self, request, extra_context=None):

@@ -308,12 +308,19 @@ def ticket_dispatch(*, ticket_id: int, unit: Unit, actor, final: bool = False,
     return ticket
 
 
+def _iso(at: dt.datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
 @transaction.atomic
 def ticket_claim(*, ticket_id: int, actor) -> Ticket:
     """Sign for a dispatched ticket (签收)."""
     ticket = _locked(ticket_id)
     from_state = _transition(ticket, "claim", actor, at=timezone.now())
-    TicketEvent.record(ticket, "claim", from_state, actor=actor, unit=ticket.unit)
+    # The deadline in force goes with the event: the statistics judge the claim by it
+    # (feedback.stats.facts), and a later dispatch overwrites the ticket's column.
+    TicketEvent.record(ticket, "claim", from_state, actor=actor, unit=ticket.unit,
+                       payload={"claim_due_at": _iso(ticket.claim_due_at)})
     return ticket
 
 
@@ -514,7 +521,8 @@ def ticket_resolve(*, ticket_id: int, actor, reply: str, photos: Sequence[Checke
     ticket = _locked(ticket_id)
     from_state = _transition(ticket, "resolve", actor, reply=reply, at=timezone.now())
     attachments_store(ticket=ticket, kind=Attachment.Kind.REPLY, photos=list(photos), actor=actor)
-    TicketEvent.record(ticket, "resolve", from_state, actor=actor, unit=ticket.unit, note=reply, is_public=False)
+    TicketEvent.record(ticket, "resolve", from_state, actor=actor, unit=ticket.unit, note=reply, is_public=False,
+                       payload={"resolve_due_at": _iso(ticket.resolve_due_at)})
     return ticket
 
 

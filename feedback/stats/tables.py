@@ -1,0 +1,276 @@
+"""The statistics' tables, as the pages show them and the exports write them.
+
+A table is columns and rows of cells; a cell keeps its raw value (for CSV and Excel),
+the text shown, and the drill-down that lists the tickets behind it.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext
+
+from departments.models import Category, Unit, UnitKind
+from departments.selectors import staff_scope
+from feedback.models import COUNTERS, NO_UNIT
+from feedback.stats import rates
+from feedback.stats.selectors import (
+    AT_RISK_CACHE_SECONDS,
+    BY_CATEGORY,
+    BY_DISTRICT,
+    BY_UNIT,
+    Figures,
+    Filters,
+    Period,
+    stats_sums,
+)
+from tickets.selectors import ticket_visible_to
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    # The counters a count column's drill-down lists; a rate's come from the rate.
+    counters: tuple[str, ...] = ()
+    rate: rates.Rate | None = None
+    is_label: bool = False
+
+
+@dataclass
+class Cell:
+    value: object
+    text: str
+    # The counters whose tickets a click lists (numerator, and denominator for a rate).
+    drill: tuple[str, ...] = ()
+    drill_all: tuple[str, ...] = ()
+    title: str = ""
+    # A rate's numerator and denominator, each a link to its tickets.
+    parts: tuple[int, int] | None = None
+    # The drill-downs' addresses, set by the page that shows the table.
+    href: str = ""
+    href_all: str = ""
+
+
+@dataclass
+class Row:
+    cells: list[Cell]
+    depth: int = 0
+    # The filters a drill-down from this row adds (unit, category, district codes or ids).
+    scope: dict = field(default_factory=dict)
+
+
+@dataclass
+class Table:
+    name: str
+    title: str
+    columns: list[Column]
+    rows: list[Row]
+    note: str = ""
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{number_format(value * 100, 1)} %"
+
+
+def hours(value: float | None) -> str:
+    return "—" if value is None else number_format(value, 1)
+
+
+def _count(figures: Figures, name: str) -> Cell:
+    value = figures.counters[name]
+    return Cell(value, number_format(value, force_grouping=True), drill=(name,))
+
+
+def _rate(figures: Figures, rate: rates.Rate) -> Cell:
+    numerator, denominator = rate.parts(figures.counters)
+    value = rate.of(figures.counters)
+    return Cell(
+        None if value is None else round(value * 100, 2), percent(value), drill=rate.numerator,
+        drill_all=rate.denominator, title=f"{numerator} / {denominator}", parts=(numerator, denominator),
+    )
+
+
+def figure_columns(*, with_reported: bool = False, with_risk: bool = False) -> list[Column]:
+    columns = [Column("reported", gettext("Reported"), ("reported",))] if with_reported else []
+    columns += [Column("received", gettext("Received"), ("received",))]
+    columns += [Column(rate.key, str(rate.name), rate=rate) for rate in rates.RATES]
+    columns += [
+        Column("returned", gettext("Returns (退单)"), ("returned",)),
+        Column("bounces", gettext("Bounces per kept ticket"), ("kept_bounced",)),
+        Column("average_hours", gettext("Average handling (hours)"), ("handled",)),
+        Column("p90_hours", gettext("p90 handling (hours)"), ("handled",)),
+    ]
+    if with_risk:
+        columns += [Column("at_risk", gettext("At risk now (yellow / red)"))]
+    return columns
+
+
+def figure_cells(figures: Figures, columns: list[Column]) -> list[Cell]:
+    cells = []
+    for column in columns:
+        if column.is_label:
+            continue
+        if column.rate is not None:
+            cells.append(_rate(figures, column.rate))
+        elif column.key == "bounces":
+            average = figures.average_bounces
+            cells.append(Cell(None if average is None else round(average, 3),
+                              "—" if average is None else number_format(average, 2), drill=column.counters,
+                              title=f"{figures.counters['bounces']} / {figures.counters['kept']}"))
+        elif column.key == "average_hours":
+            cells.append(Cell(_round(figures.average_hours), hours(figures.average_hours), drill=column.counters))
+        elif column.key == "p90_hours":
+            cells.append(Cell(_round(figures.p90_hours), hours(figures.p90_hours), drill=column.counters))
+        elif column.key == "at_risk":
+            yellow, red = figures.at_risk or (0, 0)
+            cells.append(Cell(f"{yellow}/{red}", f"{yellow} / {red}"))
+        else:
+            cells.append(_count(figures, column.key))
+    return cells
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+# -- the tables of the staff dashboard -----------------------------------------------------------
+
+def at_risk_by_unit(*, user) -> dict[int, tuple[int, int]]:
+    """Return the visible tickets at risk now per unit, (yellow, red): a running deadline's mark passed.
+
+    Read from the tickets (the partial index on warn_at), not the rollups: it is a figure
+    of now. Kept for AT_RISK_CACHE_SECONDS per scope: the sweep that raises cards runs every 30 s.
+    """
+    scope = staff_scope(user)
+    key = "stats-at-risk:" + ("all" if scope.sees_all else ",".join(map(str, sorted(scope.visible_unit_ids))))
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    now = timezone.now()
+    rows = (
+        ticket_visible_to(user).filter(warn_at__lte=now).values("unit_id")
+        .annotate(yellow=Count("id", filter=Q(due_at__gt=now)), red=Count("id", filter=Q(due_at__lte=now)))
+    )
+    at_risk = {row["unit_id"] or NO_UNIT: (row["yellow"], row["red"]) for row in rows}
+    cache.set(key, at_risk, AT_RISK_CACHE_SECONDS)
+    return at_risk
+
+
+def units_table(*, user, period: Period, filters: Filters) -> Table:
+    """Each unit the user may see, with its whole subtree's figures (a district with its streets)."""
+    own = stats_sums(period=period, filters=filters, by=BY_UNIT)
+    at_risk = at_risk_by_unit(user=user)
+    units = list(Unit.objects.exclude(kind=UnitKind.CENTRE).order_by("path"))
+    shown_ids = filters.unit_ids
+    rows = []
+    columns = figure_columns(with_risk=True)
+    for unit in units:
+        if shown_ids is not None and unit.id not in shown_ids:
+            continue
+        subtree = [u for u in units if u.path.startswith(unit.path) and (shown_ids is None or u.id in shown_ids)]
+        total = Figures(key=unit.id, counters=dict.fromkeys(COUNTERS, 0))
+        yellow = red = 0
+        for member in subtree:
+            if member.id in own:
+                total.add(own[member.id])
+            y, r = at_risk.get(member.id, (0, 0))
+            yellow, red = yellow + y, red + r
+        total.at_risk = (yellow, red)
+        if not any(total.counters.values()) and not (yellow or red):
+            continue  # 121 units: a row only for those with something to show
+        depth = unit.path.strip("/").count("/") - 1
+        rows.append(Row([Cell(unit.name, unit.name), *figure_cells(total, columns)], depth=max(depth, 0),
+                        scope={"unit": unit.code}))
+    return Table("units", gettext("By unit (each with the units below it)"),
+                 [Column("unit", gettext("Unit"), is_label=True), *columns], rows)
+
+
+def categories_table(*, period: Period, filters: Filters) -> Table:
+    """Each category group and its categories."""
+    sums = stats_sums(period=period, filters=filters, by=BY_CATEGORY)
+    columns = figure_columns(with_reported=filters.sees_all)
+    categories = list(Category.objects.select_related("parent").order_by("parent__name", "name"))
+    children: dict[int | None, list[Category]] = {}
+    for category in categories:
+        children.setdefault(category.parent_id, []).append(category)
+    rows = []
+    for group in children.get(None, []):
+        members = children.get(group.id, [])
+        total = Figures(key=group.id, counters=dict.fromkeys(COUNTERS, 0))
+        for member in [group, *members]:
+            if member.id in sums:
+                total.add(sums[member.id])
+        if not any(total.counters.values()):
+            continue
+        rows.append(Row([Cell(group.name, group.name), *figure_cells(total, columns)], scope={"category": group.code}))
+        for member in members:
+            if member.id in sums and any(sums[member.id].counters.values()):
+                rows.append(Row([Cell(member.name, member.name), *figure_cells(sums[member.id], columns)],
+                                depth=1, scope={"category": member.code}))
+    return Table("categories", gettext("By category"),
+                 [Column("category", gettext("Category"), is_label=True), *columns], rows)
+
+
+def districts_table(*, period: Period, filters: Filters) -> Table:
+    """Each district (its own units and everything below them), and the units outside any district."""
+    sums = stats_sums(period=period, filters=filters, by=BY_DISTRICT)
+    columns = figure_columns()
+    rows = []
+    for district in Unit.objects.filter(kind=UnitKind.DISTRICT).order_by("name"):
+        if district.id in sums:
+            rows.append(Row([Cell(district.name, district.name), *figure_cells(sums[district.id], columns)],
+                            scope={"district": district.code}))
+    if NO_UNIT in sums:
+        label = gettext("City-wide units (bureaus, utilities)")
+        rows.append(Row([Cell(label, label), *figure_cells(sums[NO_UNIT], columns)], scope={"district": "none"}))
+    return Table("districts", gettext("By district"),
+                 [Column("district", gettext("District"), is_label=True), *columns], rows)
+
+
+def ranking_table(*, period: Period, filters: Filters) -> Table:
+    """The units ranked for one month by their own figures (not their subtree's)."""
+    sums = stats_sums(period=period, filters=filters, by=BY_UNIT)
+    ranked = [rates.RESPONSE, rates.COMPLETION, rates.SOLUTION, rates.SATISFACTION]
+    units = {u.id: u for u in Unit.objects.exclude(kind=UnitKind.CENTRE)}
+    scored = []
+    for unit_id, figures in sums.items():
+        if unit_id not in units:
+            continue
+        defined = [value for value in (rate.of(figures.counters) for rate in ranked) if value is not None]
+        score = sum(defined) / len(defined) if defined else None
+        scored.append((score, figures.counters["received"], units[unit_id], figures))
+    scored.sort(key=lambda item: (item[0] is None, -(item[0] or 0), -item[1], item[2].path))
+    columns = [Column("received", gettext("Received"), ("received",))]
+    columns += [Column(rate.key, str(rate.name), rate=rate) for rate in ranked]
+    rows = []
+    for position, (score, _received, unit, figures) in enumerate(scored, 1):
+        rank = position if score is not None else None
+        rows.append(Row([
+            Cell(rank, str(rank) if rank else "—"), Cell(unit.name, unit.name),
+            Cell(None if score is None else round(score * 100, 2), percent(score)),
+            *figure_cells(figures, columns),
+        ], scope={"unit": unit.code, "own": "1"}))
+    return Table(
+        "ranking", gettext("Ranking of units"),
+        [Column("rank", gettext("Rank"), is_label=True), Column("unit", gettext("Unit"), is_label=True),
+         Column("score", gettext("Score"), is_label=True), *columns],
+        rows,
+        note=gettext("Score: the average of the unit's response, completion, solution and satisfaction rates "
+                     "that are defined this month (each counts equally); a unit with none is not ranked. "
+                     "Ties go to the unit that received more. A unit's own figures, not its subtree's."),
+    )
+
+
+def summary(figures: Figures) -> list[dict]:
+    """The period's rates for the page's head: value, parts and formula of each."""
+    return [
+        {"rate": rate, "value": percent(rate.of(figures.counters)), "parts": rate.parts(figures.counters)}
+        for rate in rates.RATES
+    ]
+
+
+def period_label(period: Period) -> str:
+    return f"{period.start:%Y-%m-%d} – {period.end:%Y-%m-%d}"
