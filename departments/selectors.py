@@ -31,6 +31,11 @@ class StaffScope:
     def is_operator(self) -> bool:
         return self.is_superuser or bool(self.roles_at_centre & {Role.OPERATOR, Role.DISPATCHER})
 
+    @property
+    def sees_tickets(self) -> bool:
+        """Whether any ticket is the user's to read (searches, records, statistics)."""
+        return self.sees_all or bool(self.visible_unit_ids)
+
     def handles(self, unit_id: int | None) -> bool:
         return self.is_superuser or (unit_id is not None and unit_id in self.handled_unit_ids)
 

@@ -31,7 +31,7 @@ class MinhuAdminSite(admin.AdminSite):
             context["dispatch_desk_url"] = reverse("desk:dispatch")
         if scope.visible_unit_ids:
             context["live_queue_url"] = reverse("desk:queue-mine")
-        if scope.sees_all or scope.visible_unit_ids:
+        if scope.sees_tickets:
             context["archive_search_url"] = reverse("desk:search")
             context["stats_url"] = reverse("stats:dashboard")
         return context

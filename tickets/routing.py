@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -207,5 +208,8 @@ def suggestion_kept_rate() -> KeptRate:
 @receiver([post_save, post_delete], sender=CategoryAttribute)
 @receiver([post_save, post_delete], sender=Unit)
 def _rules_changed(**kwargs) -> None:
-    # This process sees an edit at once; the others within RULES_SECONDS.
+    # This process sees an edit at once, and again once it is committed: another thread
+    # that read the old rows meanwhile would otherwise keep them. The others within
+    # RULES_SECONDS.
     forget_rules()
+    transaction.on_commit(forget_rules)

@@ -51,7 +51,7 @@ from tickets.desk.views import page_context, staff_only
 from tickets.errors import InvalidInput, TicketError
 
 _staff_with_tickets = staff_only(
-    lambda scope: scope.sees_all or bool(scope.visible_unit_ids),
+    lambda scope: scope.sees_tickets,
     lambda: _("Only hotline staff read the statistics."),
 )
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from departments.models import Category, Unit
-from departments.selectors import staff_scope
+from departments.selectors import staff_scope, unit_subtree_ids
 from feedback.models import ANY, COUNTERS, NO_UNIT, Grain, Measure, StatsFact, StatsHandlingTime, StatsRollup
 from feedback.stats import rates
 from tickets.errors import InvalidInput, NotAllowed
@@ -128,15 +128,14 @@ def stats_filters(*, user, unit: Unit | None = None, category: Category | None =
     any district. Refuse a unit outside the user's scope.
     """
     scope = staff_scope(user)
-    if not scope.sees_all and not scope.visible_unit_ids:
+    if not scope.sees_tickets:
         raise NotAllowed(gettext("Only hotline staff read the statistics."))
     unit_ids = None
     if unit is not None:
         if not scope.sees_all and unit.id not in scope.visible_unit_ids:
             message = gettext("You may not read the figures of %(unit)s.") % {"unit": unit.name}
             raise InvalidInput(message, fields={"unit": [message]})
-        unit_ids = frozenset({unit.id}) if unit_only else frozenset(
-            Unit.objects.filter(path__startswith=unit.path).values_list("id", flat=True))
+        unit_ids = frozenset({unit.id}) if unit_only else frozenset(unit_subtree_ids(unit))
     if not scope.sees_all:
         unit_ids = scope.visible_unit_ids if unit_ids is None else unit_ids & scope.visible_unit_ids
     category_ids = None

@@ -22,7 +22,7 @@ from tickets.search import ticket_archive_search
 from tickets.selectors import may_reveal_reporter, ticket_events, ticket_get, ticket_reporter
 
 _staff_with_tickets = staff_only(
-    lambda scope: scope.sees_all or bool(scope.visible_unit_ids),
+    lambda scope: scope.sees_tickets,
     lambda: _("Only hotline staff search the tickets."),
 )
 

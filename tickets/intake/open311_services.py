@@ -69,6 +69,7 @@ def open311_key_revoke(*, key_id: int) -> Open311Key:
     earlier requests keep its name."""
     Open311Key.objects.filter(id=key_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
     forget_keys()
+    transaction.on_commit(forget_keys)  # and a read meanwhile by another thread
     return Open311Key.objects.get(id=key_id)
 
 

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.db import connection, transaction
 from django.db.utils import IntegrityError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.factories import make_ticket
 from tests.tickets.admin.helpers import CHANGELIST, change_url, history, post_action
@@ -31,6 +31,13 @@ API_TRANSITIONS = [
     "approve-extension", "refuse-extension", "pause", "resume", "resolve", "verify", "send-back",
     "rate", "expire-feedback", "archive",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    # The services' refusals are read in English, whichever test ran before.
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
