@@ -28,11 +28,9 @@ from django.db.models.functions import Upper
 from django.utils.translation import gettext, ngettext
 
 from departments.selectors import staff_scope
-from tickets.models import OPEN_STATES, State, Ticket
-from tickets.selectors import merge_carrier, ticket_visible_to
+from tickets.models import OPEN_STATES, Ticket
+from tickets.selectors import DESK_STATES, ticket_visible_to
 
-# Only a ticket the centre has not dispatched yet can be merged (Ticket.merge).
-FLAGGED_STATES = frozenset({State.REPORTED, State.ACCEPTED})
 ADDRESS_SIMILARITY = 0.6
 TEXT_SIMILARITY = 0.5
 # Rows read per rule: a ticket repeated more often than this is flagged all the same.
@@ -66,7 +64,7 @@ def likely_originals_for(user, ticket: Ticket, *, limit: int = 5) -> list[Origin
     Only the centre's staff, who merge, and only while the ticket waits for the centre
     (it can be merged then); anyone else gets none.
     """
-    if ticket.state not in FLAGGED_STATES or not staff_scope(user).is_operator:  # operators and dispatchers
+    if ticket.state not in DESK_STATES or not staff_scope(user).is_operator:  # operators and dispatchers
         return []
     return likely_originals(ticket, limit=limit, among=ticket_visible_to(user))
 
@@ -218,7 +216,7 @@ def possible_duplicate_ids(tickets: list[Ticket]) -> set[int]:
     place and text rules read a category's tickets of two weeks per row, too much for
     a queue refreshed at every event. The ticket's own panel applies every rule.
     """
-    ids = [ticket.id for ticket in tickets if ticket.state in FLAGGED_STATES and ticket.reporter_phone]
+    ids = [ticket.id for ticket in tickets if ticket.state in DESK_STATES and ticket.reporter_phone]
     if not ids:
         return set()
     window = _reporter_window()

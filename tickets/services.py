@@ -312,6 +312,18 @@ def _iso(at: dt.datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
 
+def ticket_dispatch_directly(*, ticket: Ticket, suggestion: routing.Suggestion | None) -> Ticket:
+    """Dispatch a new ticket at once (直派) when its category allows it and the words were sure of the unit.
+
+    The event has no actor and carries the words (`matched`); anything less leaves the
+    ticket to the dispatcher, with the suggestion shown.
+    """
+    if (suggestion is None or not suggestion.is_confident or suggestion.unit is None
+            or not suggestion.category.auto_dispatch or ticket.category_id != suggestion.category.id):
+        return ticket
+    return ticket_dispatch(ticket_id=ticket.id, unit=suggestion.unit, actor=None, matched=suggestion.words)
+
+
 @transaction.atomic
 def ticket_claim(*, ticket_id: int, actor) -> Ticket:
     """Sign for a dispatched ticket (签收)."""

@@ -6,7 +6,7 @@ the text shown, and the drill-down that lists the tickets behind it.
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.core.cache import cache
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -26,7 +26,8 @@ from feedback.stats.selectors import (
     Period,
     stats_sums,
 )
-from tickets.selectors import ticket_visible_to
+from tickets.models import Sla
+from tickets.selectors import sla_filter, ticket_visible_to
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,9 @@ def at_risk_by_unit(*, user) -> dict[int, tuple[int, int]]:
         return cached
     now = timezone.now()
     rows = (
-        ticket_visible_to(user).filter(warn_at__lte=now).values("unit_id")
-        .annotate(yellow=Count("id", filter=Q(due_at__gt=now)), red=Count("id", filter=Q(due_at__lte=now)))
+        ticket_visible_to(user).filter(sla_filter(Sla.WARNING, now) | sla_filter(Sla.BREACHED, now)).values("unit_id")
+        .annotate(yellow=Count("id", filter=sla_filter(Sla.WARNING, now)),
+                  red=Count("id", filter=sla_filter(Sla.BREACHED, now)))
     )
     at_risk = {row["unit_id"] or NO_UNIT: (row["yellow"], row["red"]) for row in rows}
     cache.set(key, at_risk, AT_RISK_CACHE_SECONDS)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from feedback.selectors import ratings_of
 from tickets import services
 from tickets.admin_forms import RevealForm
 from tickets.admin_views import with_state_labels
@@ -82,7 +83,7 @@ def ticket_record(request, number: str):
                 revealed = True
     reporter = ticket_reporter(user=request.user, ticket=ticket, revealed=revealed)
     events = with_state_labels(ticket_events(ticket))
-    rated = [event for event in events if event.kind in ("rate", "reopen")]
+    rated = ratings_of(ticket)
     return render(request, "desk/record.html", page_context(
         request, title=_("Record of ticket %(number)s") % {"number": ticket.number},
         ticket=ticket, reporter=reporter, revealed=revealed, events=events,

@@ -202,16 +202,6 @@ def sort_text(text: str) -> tuple[Category, routing.Suggestion | None]:
     return intake_category(), suggestion
 
 
-def dispatch_directly(ticket: Ticket, suggestion: routing.Suggestion | None) -> Ticket:
-    """Dispatch a ticket at once (直派) when its category allows it and the words were sure of the unit."""
-    if (suggestion is None or not suggestion.is_confident or suggestion.unit is None
-            or not suggestion.category.auto_dispatch or ticket.category_id != suggestion.category.id):
-        return ticket
-    from tickets import services
-
-    return services.ticket_dispatch(ticket_id=ticket.id, unit=suggestion.unit, actor=None, matched=suggestion.words)
-
-
 def intake_category() -> Category:
     """Return the category for text that arrives without one, creating it when missing.
 

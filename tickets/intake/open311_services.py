@@ -230,17 +230,17 @@ def open311_request_create(*, key: Open311Key, form: Form) -> tuple[Ticket, str]
     name = " ".join(part for part in (first(form, "first_name"), first(form, "last_name")) if part)
     description = first(form, "description") or category.name
 
+    token = secrets.token_hex(16)
+    kept = {name: values for name, values in form.items() if name != "api_key"}
     ticket, _code = ticket_create(
         channel=Channel.OPEN311, actor=None, category=category, description=description,
         address=address or (gettext("Address ID %(id)s") % {"id": address_id} if address_id else ""),
         lat=lat or None, lng=lng or None, reporter_name=name[:MAX_NAME], reporter_phone=phone,
-    )
-    token = secrets.token_hex(16)
-    kept = {name: values for name, values in form.items() if name != "api_key"}
-    InboundMessage.objects.create(
-        channel=Channel.OPEN311, external_id=token, ticket=ticket, outcome=InboundMessage.Outcome.OPENED,
-        sender=key.name, text=description, pictures=[media_url] if media_url else [],
-        raw=json.dumps({"form": kept, "attributes": answers}, ensure_ascii=False),
+        message=InboundMessage(
+            channel=Channel.OPEN311, external_id=token, outcome=InboundMessage.Outcome.OPENED, sender=key.name,
+            text=description, pictures=[media_url] if media_url else [],
+            raw=json.dumps({"form": kept, "attributes": answers}, ensure_ascii=False),
+        ),
     )
     return ticket, token
 

@@ -98,6 +98,6 @@ def sms_receive(*, payload: dict, raw: str) -> Received:
             message=common.message(channel=Channel.SMS, external_id=external_id, outcome=Outcome.OPENED,
                                    sender=phone, raw=raw, text=text, sent_at=sent_at),
         )
-        return Received(common.dispatch_directly(created, suggestion), Outcome.OPENED, True)
+        return Received(services.ticket_dispatch_directly(ticket=created, suggestion=suggestion), Outcome.OPENED, True)
 
     return common.receive(channel=Channel.SMS, external_id=external_id, handle=handle)

@@ -98,6 +98,6 @@ def weibo_receive(*, payload: dict, raw: str) -> Received:
             reporter_name=screen_name.strip()[:MAX_NAME], lat=lat, lng=lng,
             message=common.message(outcome=Outcome.OPENED, **kept),
         )
-        return Received(common.dispatch_directly(ticket, suggestion), Outcome.OPENED, True)
+        return Received(services.ticket_dispatch_directly(ticket=ticket, suggestion=suggestion), Outcome.OPENED, True)
 
     return common.receive(channel=Channel.WEIBO, external_id=mid, handle=handle)
