@@ -85,7 +85,8 @@ if DATABASE_URL:
     }
     # Parameters bound by PostgreSQL, not quoted into the SQL by Python, and each
     # statement a connection runs often prepared once: less CPU on both sides.
-    if env_bool("DB_SERVER_SIDE_BINDING", True):
+    is_postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if is_postgresql and env_bool("DB_SERVER_SIDE_BINDING", True):
         DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
 else:
     DATABASES = {

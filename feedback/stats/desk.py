@@ -128,13 +128,21 @@ def _base(request) -> dict[str, str]:
 def _link(table: Table, base: dict[str, str]) -> Table:
     """Point each figure of the table to the tickets behind it, under the page's filters and the row's."""
     url = reverse("stats:tickets")
+    measures: dict[tuple[str, ...], str] = {}
+
+    def measure(counters: tuple[str, ...]) -> str:
+        if counters not in measures:
+            measures[counters] = urlencode({"measure": ",".join(counters)})
+        return measures[counters]
+
     for row in table.rows:
-        params = {**base, **row.scope}
+        query = urlencode({**base, **row.scope})
+        prefix = f"{url}?{query}&" if query else f"{url}?"
         for cell in row.cells:
             if cell.drill:
-                cell.href = f"{url}?{urlencode({**params, 'measure': ','.join(cell.drill)})}"
+                cell.href = prefix + measure(cell.drill)
             if cell.drill_all:
-                cell.href_all = f"{url}?{urlencode({**params, 'measure': ','.join(cell.drill_all)})}"
+                cell.href_all = prefix + measure(cell.drill_all)
     return table
 
 

@@ -277,49 +277,66 @@ def _upsert(model, key_columns: tuple, sum_columns: tuple, rows: list[tuple], *,
             )
 
 
+# What a rebuild's aggregations may hold in memory (PostgreSQL's work_mem), for this transaction only.
+REBUILD_MEMORY = "512MB"
+
+
 def _rollups_from_facts() -> None:
     """Sum every fact into the rollups in PostgreSQL: what count_facts adds, key by key, done at once.
 
-    The SQL is made from COUNTED, rollup_keys' four row shapes and BUCKET_HOURS, so it
-    counts what the periodic task counts (the property test compares the two).
+    The facts are first summed per day, unit, category and district (a year of a city
+    is some 67 M facts and at most 365 x 122 x 43 such rows); only those sums are spread
+    over rollup_keys' eight row shapes (day and month, each with the unit/category
+    rows and their ANY rows) and summed again. The SQL is made from COUNTED, the four
+    shapes and BUCKET_HOURS, so it counts what the periodic task counts (the property
+    test compares the two).
     """
+    # A day's count for one unit and category fits an integer, whose sum PostgreSQL adds
+    # in a bigint; the sums of seconds and returns stay bigint.
     counters = []
     for name in COUNTERS:
         measures = [int(m) for m, counter in COUNTED.items() if counter == name]
         if measures:
-            counters.append(f"count(*) FILTER (WHERE f.measure IN ({', '.join(map(str, measures))}))")
+            counters.append(f"(count(*) FILTER (WHERE f.measure IN ({', '.join(map(str, measures))})))::integer")
         elif name == "handling_seconds":
             counters.append(f"coalesce(sum(f.value) FILTER (WHERE f.measure = {int(Measure.HANDLED)}), 0)")
         elif name == "bounces":
             counters.append(f"coalesce(sum(f.value) FILTER (WHERE f.measure = {int(Measure.KEPT)}), 0)")
         elif name == "kept_bounced":
-            counters.append(f"count(*) FILTER (WHERE f.measure = {int(Measure.KEPT)} AND f.value > 0)")
+            counters.append(f"(count(*) FILTER (WHERE f.measure = {int(Measure.KEPT)} AND f.value > 0))::integer")
         elif name == "closed_reopened":
-            counters.append(f"count(*) FILTER (WHERE f.measure = {int(Measure.CLOSED)} AND f.value > 0)")
+            counters.append(f"(count(*) FILTER (WHERE f.measure = {int(Measure.CLOSED)} AND f.value > 0))::integer")
         else:
             raise AssertionError(f"no sum for {name}")
-    keys = (
-        "FROM {facts} f"
-        " CROSS JOIN LATERAL (VALUES ('day', f.day), ('month', date_trunc('month', f.day)::date)) g(grain, start)"
-        " CROSS JOIN LATERAL (VALUES (f.unit_id, f.category_id, f.district_id), (f.unit_id, {any}, f.district_id),"
-        " ({any}, f.category_id, {any}), ({any}, {any}, {any})) k(unit_id, category_id, district_id)"
-    ).format(facts=connection.ops.quote_name(StatsFact._meta.db_table), any=ANY)
+    facts = connection.ops.quote_name(StatsFact._meta.db_table)
+    shapes = (
+        " CROSS JOIN LATERAL (VALUES ('day', b.day), ('month', date_trunc('month', b.day)::date)) g(grain, start)"
+        " CROSS JOIN LATERAL (VALUES (b.unit_id, b.category_id, b.district_id), (b.unit_id, {any}, b.district_id),"
+        " ({any}, b.category_id, {any}), ({any}, {any}, {any})) k(unit_id, category_id, district_id)"
+    ).format(any=ANY)
     bucket = "CASE " + " ".join(
         f"WHEN f.value <= {hours * 3600} THEN {index}" for index, hours in enumerate(BUCKET_HOURS)
     ) + f" ELSE {len(BUCKET_HOURS)} END"
     with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{REBUILD_MEMORY}'")
         cursor.execute(
             f"INSERT INTO {connection.ops.quote_name(StatsRollup._meta.db_table)}"
             f" (grain, start, unit_id, category_id, district_id, {', '.join(COUNTERS)})"
-            f" SELECT g.grain, g.start, k.unit_id, k.category_id, k.district_id, {', '.join(counters)}"
-            f" {keys} GROUP BY 1, 2, 3, 4, 5"
+            f" SELECT g.grain, g.start, k.unit_id, k.category_id, k.district_id,"
+            f" {', '.join(f'sum(b.{name})' for name in COUNTERS)}"
+            f" FROM (SELECT f.day, f.unit_id, f.category_id, f.district_id,"
+            f" {', '.join(f'{sql} AS {name}' for sql, name in zip(counters, COUNTERS, strict=True))}"
+            f" FROM {facts} f GROUP BY 1, 2, 3, 4) b {shapes} GROUP BY 1, 2, 3, 4, 5"
         )
         cursor.execute(
             f"INSERT INTO {connection.ops.quote_name(StatsHandlingTime._meta.db_table)}"
             " (grain, start, unit_id, category_id, district_id, bucket, count)"
-            f" SELECT g.grain, g.start, k.unit_id, k.category_id, k.district_id, {bucket}, count(*)"
-            f" {keys} WHERE f.measure = {int(Measure.HANDLED)} GROUP BY 1, 2, 3, 4, 5, 6"
+            " SELECT g.grain, g.start, k.unit_id, k.category_id, k.district_id, b.bucket, sum(b.count)"
+            f" FROM (SELECT f.day, f.unit_id, f.category_id, f.district_id, {bucket} AS bucket, count(*)::integer AS count"
+            f" FROM {facts} f WHERE f.measure = {int(Measure.HANDLED)} GROUP BY 1, 2, 3, 4, 5) b {shapes}"
+            " GROUP BY 1, 2, 3, 4, 5, 6"
         )
+        cursor.execute("RESET work_mem")
 
 
 def stats_rebuild(*, out=None) -> dict:

@@ -4,12 +4,14 @@ A table is columns and rows of cells; a cell keeps its raw value (for CSV and Ex
 the text shown, and the drill-down that lists the tickets behind it.
 """
 
+import html
 from dataclasses import dataclass, field
 
 from django.db.models import Count
 from django.core.cache import cache
 from django.utils import timezone
 from django.utils.formats import number_format
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 from departments.models import Category, Unit, UnitKind
@@ -61,6 +63,29 @@ class Row:
     depth: int = 0
     # The filters a drill-down from this row adds (unit, category, district codes or ids).
     scope: dict = field(default_factory=dict)
+
+    @property
+    def html(self) -> SafeString:
+        """The row's cells as HTML: the first a row heading, a rate with its parts, each figure a link.
+
+        Written here rather than in the template: the city's dashboard has some 2,000
+        cells, and the template language took 100 ms to loop over them.
+        """
+        out = []
+        for index, cell in enumerate(self.cells):
+            text = html.escape(str(cell.text))
+            if index == 0:
+                out.append(f'<th scope="row" class="stats-depth-{int(self.depth)}">{text}</th>')
+                continue
+            href = html.escape(cell.href)
+            title = f' title="{html.escape(cell.title)}"' if cell.title else ""
+            shown = f'<a href="{href}"{title}>{text}</a>' if cell.href else text
+            if cell.parts:
+                numerator, denominator = cell.parts
+                shown += (f' <span class="stats-parts">(<a href="{href}">{int(numerator)}</a>/'
+                          f'<a href="{html.escape(cell.href_all)}">{int(denominator)}</a>)</span>')
+            out.append(f"<td>{shown}</td>")
+        return mark_safe("".join(out))  # noqa: S308 - every piece above is escaped or an int
 
 
 @dataclass
