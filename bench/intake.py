@@ -778,9 +778,9 @@ def profile(count: int) -> None:
     from django.db import connection
     from django.test import Client
 
-    from tickets import broadcast, notifications, services
+    from tickets import broadcast, notifications, services, writes
     from tickets.intake import common
-    from tickets.models import Ticket, TicketEvent
+    from tickets.models import Ticket
 
     client = Client()
     rng = random.Random("profile")
@@ -840,12 +840,13 @@ def profile(count: int) -> None:
     timed(common, "already_received", "  already_received: SELECT under the lock")
     timed(common, "lock", "  advisory lock")
     timed(common, "intake_category", "  intake category (remembered)")
-    timed(services, "ticket_create", "  ticket_create (checks, 4 INSERTs, savepoint)")
+    timed(services, "ticket_create", "  ticket_create (checks, the four rows)")
     timed(services, "_check_leaf", "    the category takes tickets (SELECT)")
+    timed(services, "_next_ids", "    ticket and event ids (nextval)")
     timed(Ticket, "start_clock", "    deadlines (start_clock)")
-    timed(Ticket, "save", "    INSERT ticket (Ticket.save)")
-    timed(TicketEvent, "record", "    report event (INSERT + live messages built)")
-    timed(notifications, "notify", "    acknowledgement (body, INSERT)")
+    timed(notifications, "build", "    acknowledgement (body)")
+    timed(writes, "insert_together", "    ticket, message, event, receipt (one INSERT)")
+    timed(broadcast, "announce", "    live messages built")
     timed(connection, "commit", "  COMMIT")
     timed(broadcast, "send", "  broadcast to the channel layer (on commit)")
     timed(notifications, "queue_events", "  receipt handed to the workers (a list push)")
@@ -895,7 +896,7 @@ def profile(count: int) -> None:
         ("waiting on the broadcast thread", "concurrent/futures/_base.py", "result"),
         ("notification bodies (templates, links)", "tickets/notifications.py", "build"),
         ("access code hashing", "tickets/models.py", "set_access_code"),
-        ("TicketEvent.record (INSERT + broadcast build)", "tickets/models.py", "record"),
+        ("the report's rows in one INSERT", "tickets/writes.py", "insert_together"),
         ("translation activate/deactivate", "django/utils/translation/__init__.py", "activate"),
     ]
     for label, path, name in buckets:

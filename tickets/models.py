@@ -565,14 +565,23 @@ class TicketEvent(models.Model):
         """Append one event for the ticket in its current state; it is broadcast after the commit."""
         from tickets import broadcast
 
-        event = cls.objects.create(
-            ticket=ticket, kind=kind, from_state=from_state, to_state=ticket.state,
+        event = cls.new(ticket, kind, from_state, actor=actor, unit=unit, note=note, payload=payload,
+                        is_public=is_public, at=at)
+        event.save(force_insert=True)
+        broadcast.announce([event])
+        return event
+
+    @classmethod
+    def new(cls, ticket: Ticket, kind: str, from_state: str = "", *, actor=None, unit: Unit | None = None,
+            note: str = "", payload: dict | None = None, is_public: bool = True, at: dt.datetime | None = None,
+            id: int | None = None) -> "TicketEvent":
+        """Return the unsaved event `record` writes (for a writer that inserts it with other rows)."""
+        return cls(
+            id=id, ticket=ticket, kind=kind, from_state=from_state, to_state=ticket.state,
             actor=actor if actor is not None and actor.is_authenticated else None,
             unit=unit, note=note, payload=payload or {}, is_public=is_public,
             at=at or timezone.now(),
         )
-        broadcast.announce([event])
-        return event
 
 
 class Notification(models.Model):

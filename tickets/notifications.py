@@ -113,15 +113,21 @@ def unit_recipients(units: Iterable[Unit | None]) -> list[Recipient]:
     return recipients
 
 
-def citizen_recipients(ticket: Ticket) -> list[Recipient]:
-    """Return where the citizen hears back: their phone by SMS, else under their Weibo post."""
+def citizen_recipients(ticket: Ticket, *, opening: InboundMessage | None = None) -> list[Recipient]:
+    """Return where the citizen hears back: their phone by SMS, else under their Weibo post.
+
+    `opening` is the message that opens the ticket, when it is being written with it.
+    """
     if ticket.reporter_phone:
         return [Recipient(Channel.SMS, ticket.reporter_phone)]
     if ticket.channel == TicketChannel.WEIBO:
-        post = (
-            ticket.inbound_messages.filter(outcome=InboundMessage.Outcome.OPENED)
-            .values_list("external_id", flat=True).first()
-        )
+        if opening is not None and opening.outcome == InboundMessage.Outcome.OPENED:
+            post = opening.external_id
+        else:
+            post = (
+                ticket.inbound_messages.filter(outcome=InboundMessage.Outcome.OPENED)
+                .values_list("external_id", flat=True).first()
+            )
         return [Recipient(Channel.WEIBO, post)] if post else []
     return []
 
@@ -192,11 +198,12 @@ def save_and_send(rows: list[Notification]) -> list[Notification]:
     # ignore_conflicts: a notice already written for this event and address stays
     # the only one (a retried sweep, a replayed task).
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    _send_after_commit(rows)
+    send_after_commit(rows)
     return rows
 
 
-def _send_after_commit(rows: list[Notification]) -> None:
+def send_after_commit(rows: list[Notification]) -> None:
+    """Queue the written notices' sending for after the commit (save_and_send's second half)."""
     # Ids are not returned under ignore_conflicts; find the rows again by their event.
     events = sorted({row.event_id for row in rows if row.address})
     if events:
