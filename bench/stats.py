@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import prepare  # noqa: E402
+from bench import prepare
 
 DATABASE = "minhu_bench_stats"
 REDIS_URL = "redis://127.0.0.1:6379/14"

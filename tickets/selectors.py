@@ -353,9 +353,8 @@ def dispatch_candidates(ticket: Ticket, *, suggestion: routing.Suggestion | None
     return [Candidate(unit, reason, loads.get(unit.id, 0)) for unit, reason in candidates]
 
 
-def category_suggestion(ticket: Ticket) -> routing.Suggestion | None:
-    """Return the category the ticket's words point to, when it is not the ticket's own."""
-    suggestion = routing.suggest(ticket.description)
+def category_suggestion(ticket: Ticket, suggestion: routing.Suggestion | None) -> routing.Suggestion | None:
+    """Return the suggestion of the ticket's words (routing.suggest) when its category is not the ticket's own."""
     return suggestion if suggestion is not None and suggestion.category.id != ticket.category_id else None
 
 

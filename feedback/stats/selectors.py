@@ -21,7 +21,16 @@ from django.utils.translation import gettext
 
 from departments.models import Category, Unit
 from departments.selectors import staff_scope, unit_subtree_ids
-from feedback.models import ANY, COUNTERS, NO_UNIT, Grain, Measure, StatsFact, StatsHandlingTime, StatsRollup
+from feedback.models import (
+    ANY,
+    COUNTERS,
+    NO_UNIT,
+    Grain,
+    Measure,
+    StatsFact,
+    StatsHandlingTime,
+    StatsRollup,
+)
 from feedback.stats import rates
 from tickets.errors import InvalidInput, NotAllowed
 from tickets.selectors import ticket_visible_to
@@ -36,7 +45,7 @@ AT_RISK_CACHE_SECONDS = 30
 # Dates a period may take: a typo like 0202 or 20260 is refused rather than read.
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 
-BY_UNIT, BY_CATEGORY, BY_DISTRICT, BY_MONTH, BY_DAY = "unit", "category", "district", "month", "day"
+BY_UNIT, BY_CATEGORY, BY_DISTRICT = "unit", "category", "district"
 
 
 @dataclass(frozen=True)
@@ -148,10 +157,8 @@ def stats_filters(*, user, unit: Unit | None = None, category: Category | None =
 
 def _rows(model, period: Period, filters: Filters, by: str | None, *, daily: bool = False) -> QuerySet:
     """Return the rollup rows a question reads; `daily` reads the period's days (a series by day or week)."""
-    if daily or by == BY_DAY:
-        grains = _time_rows(period, BY_DAY)
-    elif by == BY_MONTH:
-        grains = _time_rows(period, BY_MONTH)
+    if daily:
+        grains = Q(grain=Grain.DAY, start__gte=period.start, start__lte=period.end)
     else:
         grains = _period_rows(period)
     rows = model.objects.filter(grains)
@@ -175,18 +182,7 @@ def _rows(model, period: Period, filters: Filters, by: str | None, *, daily: boo
     return rows
 
 
-def _time_rows(period: Period, by: str) -> Q:
-    """Return the rows of a time series: one grain only, whole months for BY_MONTH."""
-    if by == BY_MONTH:
-        return Q(grain=Grain.MONTH, start__gte=period.start.replace(day=1), start__lte=period.end)
-    return Q(grain=Grain.DAY, start__gte=period.start, start__lte=period.end)
-
-
 _GROUP_COLUMN = {BY_UNIT: "unit_id", BY_CATEGORY: "category_id", BY_DISTRICT: "district_id"}
-
-
-def _group_column(by: str | None) -> str | None:
-    return "start" if by in (BY_MONTH, BY_DAY) else _GROUP_COLUMN.get(by)
 
 
 @dataclass
@@ -196,14 +192,7 @@ class Figures:
     key: object
     counters: dict[str, int]
     histogram: dict[int, int] = field(default_factory=dict)
-    label: str = ""
-    depth: int = 0
-    at_risk: int | None = None
-    overdue: int | None = None
-    code: str = ""
-
-    def rate(self, rate: rates.Rate) -> float | None:
-        return rate.of(self.counters)
+    at_risk: tuple[int, int] | None = None
 
     @property
     def rates(self) -> dict[str, float | None]:
@@ -234,7 +223,7 @@ def _empty(key) -> Figures:
 
 def stats_sums(*, period: Period, filters: Filters, by: str | None = None) -> dict[object, Figures]:
     """Return the period's figures summed per group (one entry, key None, without `by`)."""
-    column = _group_column(by)
+    column = _GROUP_COLUMN.get(by)
     rows = _rows(StatsRollup, period, filters, by)
     hist = _rows(StatsHandlingTime, period, filters, by)
     sums = {name: Sum(name) for name in COUNTERS}

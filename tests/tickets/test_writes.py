@@ -50,7 +50,7 @@ def test_a_report_writes_its_ticket_message_event_and_receipt_in_one_insert():
 
 def test_a_failing_part_writes_none_of_the_rows():
     city = make_city()
-    first, _code = _report(city, message=InboundMessage(
+    _report(city, message=InboundMessage(
         channel=Channel.SMS, external_id="taken", outcome=InboundMessage.Outcome.OPENED, sender="13800138000",
         raw="{}"))
     before = (Ticket.objects.count(), TicketEvent.objects.count(), Notification.objects.count())

@@ -16,18 +16,24 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from departments.models import Unit
-from departments.selectors import WATCH_SUBTREE, leaf_categories, staff_scope, unit_watch, watched_units
+from departments.selectors import (
+    WATCH_SUBTREE,
+    leaf_categories,
+    unit_watch,
+    watched_units,
+)
 from feedback.selectors import reopen_flags_open, with_reopen_comment
+from tickets import routing
 from tickets.desk.views import page_context, staff_only
 from tickets.duplicates import likely_originals_for, possible_duplicate_ids
 from tickets.errors import NotFound
 from tickets.routing import suggestion_kept_rate
 from tickets.selectors import (
     QUEUE_ROWS,
+    category_suggestion,
     desk_counters,
     desk_queue,
     dispatch_candidates,
-    category_suggestion,
     dispatch_units,
     last_event_id,
     ticket_events,
@@ -36,7 +42,6 @@ from tickets.selectors import (
     unit_queue,
 )
 from tickets.sockets import presence
-
 
 _dispatcher_only = staff_only(
     lambda scope: scope.is_dispatcher, lambda: _("Only the centre's dispatchers work the dispatch desk.")
@@ -84,10 +89,11 @@ def _panel(request, number: str) -> dict | None:
         ticket = ticket_get(user=request.user, number=number)
     except NotFound:
         return None
-    suggestion = category_suggestion(ticket)
+    words = routing.suggest(ticket.description)
+    suggestion = category_suggestion(ticket, words)
     return {
         "ticket": ticket, "reporter": ticket_reporter(user=request.user, ticket=ticket),
-        "events": list(ticket_events(ticket)), "candidates": dispatch_candidates(ticket),
+        "events": list(ticket_events(ticket)), "candidates": dispatch_candidates(ticket, suggestion=words),
         "category_suggestion": suggestion,
         "chosen_category_id": suggestion.category.id if suggestion is not None else ticket.category_id,
         "dispatch_to": dispatch_units(), "categories": leaf_categories(), "api_url": reverse("api-ticket", args=[ticket.number]),
