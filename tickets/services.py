@@ -635,6 +635,20 @@ def ticket_support(*, ticket_id: int, channel: str, identity: str, name: str = "
 
 
 @transaction.atomic
+def ticket_comment(*, ticket_id: int, note: str, payload: dict, refused: str) -> TicketEvent:
+    """Add a citizen's public comment to an open ticket (an Open311 client's update).
+
+    `refused` is the message for a ticket that is finished (Conflict). The note is
+    checked like every note; the caller has checked who may comment.
+    """
+    note = clean_text(note, field="description", max_length=MAX_NOTE, required=True)
+    ticket = _locked(ticket_id)
+    if not ticket.is_open:
+        raise Conflict(refused)
+    return TicketEvent.record(ticket, "comment", ticket.state, note=note, payload=payload)
+
+
+@transaction.atomic
 def ticket_expire_feedback(*, ticket_id: int, actor=None, now: dt.datetime | None = None) -> Ticket:
     """Close a ticket whose rating window passed with no rating (the system only: people get 403)."""
     now = now or timezone.now()

@@ -26,7 +26,7 @@ from tickets import routing
 from tickets.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from tickets.intake.open311_selectors import open311_key_in_use, submitted_by
 from tickets.models import Channel, InboundMessage, Open311Key, Ticket, TicketEvent, hash_open311_key
-from tickets.services import ticket_create
+from tickets.services import ticket_comment, ticket_create
 from tickets.validation import (
     MAX_DESCRIPTION,
     MAX_NAME,
@@ -253,15 +253,14 @@ def open311_update_create(*, key: Open311Key, form: Form) -> TicketEvent:
         raise field_error("service_request_id", gettext("This field is required."))
     description = clean_text(first(form, "description"), field="description", max_length=MAX_NOTE, required=True)
     media_url = _media_url(form)
-    ticket = Ticket.objects.select_for_update(of=("self",)).filter(number=number).first()
-    if ticket is None:
+    ticket_id = Ticket.objects.filter(number=number).values_list("id", flat=True).first()
+    if ticket_id is None:
         raise NotFound(gettext("No request %(number)s.") % {"number": number})
-    if not submitted_by(key, ticket_ids=[ticket.id]):
+    if not submitted_by(key, ticket_ids=[ticket_id]):
         raise NotAllowed(gettext("Only the client that sent request %(number)s may update it.") % {"number": number})
-    if not ticket.is_open:
-        raise Conflict(gettext("Request %(number)s is closed and takes no more updates.") % {"number": number})
-    return TicketEvent.record(
-        ticket, "comment", ticket.state, note=description,
+    return ticket_comment(
+        ticket_id=ticket_id, note=description,
         payload={"open311_client": key.name, "update_id": first(form, "update_id"), "media_url": media_url},
+        refused=gettext("Request %(number)s is closed and takes no more updates.") % {"number": number},
     )
 
