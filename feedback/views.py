@@ -18,6 +18,7 @@ from django_ratelimit.decorators import ratelimit
 from config.middleware import accepts_uploads
 from feedback import services
 from feedback.forms import RatingForm
+from tickets.citizen.views import error_page, session_keep
 from tickets.errors import InvalidInput, TicketError, show_on_form
 from tickets.models import Rating
 from tickets.selectors import ticket_for_citizen, ticket_public_reply
@@ -26,13 +27,6 @@ RATING_REQUESTS_PER_MINUTE = "10/m"
 RATING_REQUESTS_PER_HOUR = "60/h"
 
 _SESSION_RATED = "citizen_rated"  # number -> the rating this browser gave, for the thank-you page
-_SESSION_KEEP = 20
-
-
-def _error_page(request: HttpRequest, *, status: int, title: str, message: str) -> HttpResponse:
-    response = render(request, "citizen/error.html", {"title": title, "message": message}, status=status)
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 def _refused(request: HttpRequest, error: TicketError) -> HttpResponse:
@@ -43,11 +37,11 @@ def _refused(request: HttpRequest, error: TicketError) -> HttpResponse:
         (services.RoundClosed, _("No rating is needed now")),
     ]
     title = next((t for kind, t in titles if isinstance(error, kind)), _("The rating could not be recorded"))
-    return _error_page(request, status=error.status, title=title, message=error.detail)
+    return error_page(request, status=error.status, title=title, message=error.detail)
 
 
 def _comment_too_large(request: HttpRequest, limit: int) -> HttpResponse:
-    return _error_page(request, status=413, title=_("Your comment is too long"), message=_(
+    return error_page(request, status=413, title=_("Your comment is too long"), message=_(
         "The form you sent is longer than this page takes. Shorten the comment and send it again."
     ))
 
@@ -55,7 +49,7 @@ def _comment_too_large(request: HttpRequest, limit: int) -> HttpResponse:
 @require_GET
 def incomplete_link(request: HttpRequest, number: str) -> HttpResponse:
     """Answer the rating page's address without its token (a link cut short, or read in the back office)."""
-    return _error_page(request, status=404, title=_("This rating link is not valid"), message=_(
+    return error_page(request, status=404, title=_("This rating link is not valid"), message=_(
         "The link is not complete. Open the whole link from the message you received, or call 12345."
     ))
 
@@ -67,7 +61,7 @@ def incomplete_link(request: HttpRequest, number: str) -> HttpResponse:
 def rate(request: HttpRequest, number: str, token: str) -> HttpResponse:
     """Show the rating form of a valid link (GET), or rate the ticket with it (POST, CSRF-checked)."""
     if getattr(request, "limited", False):
-        return _error_page(request, status=429, title=_("Too many tries"), message=_(
+        return error_page(request, status=429, title=_("Too many tries"), message=_(
             "Many requests came from your connection in a short time. Wait a few minutes and try again, "
             "or call 12345."
         ))
@@ -85,9 +79,7 @@ def rate(request: HttpRequest, number: str, token: str) -> HttpResponse:
             return _refused(request, error)
         else:
             # Post/Redirect/Get: the link is spent, so the thanks live at an address of their own.
-            rated = {n: r for n, r in request.session.get(_SESSION_RATED, {}).items() if n != number}
-            rated[number] = form.cleaned_data["rating"]
-            request.session[_SESSION_RATED] = dict(list(rated.items())[-_SESSION_KEEP:])
+            session_keep(request, _SESSION_RATED, number, form.cleaned_data["rating"])
             return redirect("feedback:rated", number=number)
     ticket = link.ticket
     response = render(request, "citizen/rate.html", {

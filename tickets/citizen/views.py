@@ -51,26 +51,35 @@ _SESSION_TRACKING = "citizen_tracking"  # number -> until when this browser may 
 _SESSION_KEEP = 20  # entries of each, newest kept
 
 
-def _error_page(request: HttpRequest, *, status: int, title: str, message: str) -> HttpResponse:
-    return render(request, "citizen/error.html", {"title": title, "message": message}, status=status)
+def error_page(request: HttpRequest, *, status: int, title: str, message: str) -> HttpResponse:
+    """A citizen page that says what went wrong and what to do (never kept by a cache)."""
+    response = render(request, "citizen/error.html", {"title": title, "message": message}, status=status)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _code_tries_page(request: HttpRequest) -> HttpResponse:
+    return error_page(request, status=429, title=_("Too many tries"), message=_(
+        "The access code was entered wrongly too often. Wait an hour and try again, or call 12345."
+    ))
 
 
 def upload_too_large(request: HttpRequest, limit: int) -> HttpResponse:
     """Answer a report whose photos and text together exceed what the form takes (413)."""
-    return _error_page(request, status=413, title=_("Your report is too large"), message=_(
+    return error_page(request, status=413, title=_("Your report is too large"), message=_(
         "Photos may be at most %(size)d MB each and %(count)d in all. Choose fewer or smaller photos "
         "and send the report again."
     ) % {"size": settings.MINHU_MAX_PHOTO_BYTES // (1024 * 1024), "count": settings.MINHU_MAX_PHOTOS})
 
 
 def _form_too_large(request: HttpRequest) -> HttpResponse:
-    return _error_page(request, status=413, title=_("Your report is too large"), message=_(
+    return error_page(request, status=413, title=_("Your report is too large"), message=_(
         "The text you sent is longer than this form takes. Shorten the description and send it again."
     ))
 
 
 def _too_many_reports(request: HttpRequest) -> HttpResponse:
-    return _error_page(request, status=429, title=_("Too many reports"), message=_(
+    return error_page(request, status=429, title=_("Too many reports"), message=_(
         "Many reports were sent from your connection in a short time. Wait a few minutes and try "
         "again, or call 12345."
     ))
@@ -81,12 +90,13 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     match = request.resolver_match
     if match is None or (match.namespace not in ("citizen", "feedback") and match.url_name != "set_language"):
         return django_csrf_failure(request, reason=reason)
-    return _error_page(request, status=403, title=_("The form has expired"), message=_(
+    return error_page(request, status=403, title=_("The form has expired"), message=_(
         "For your safety the page could not accept this form. Go back, reload the page and send it again."
     ))
 
 
-def _keep(request: HttpRequest, key: str, number: str, value) -> None:
+def session_keep(request: HttpRequest, key: str, number: str, value) -> None:
+    """Remember `value` for the ticket in the browser's session, under `key`, for the last few tickets."""
     entries = {n: v for n, v in request.session.get(key, {}).items() if n != number}
     entries[number] = value
     request.session[key] = dict(list(entries.items())[-_SESSION_KEEP:])
@@ -114,7 +124,7 @@ def report(request: HttpRequest) -> HttpResponse:
         except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
             return _form_too_large(request)
         except MultiPartParserError:
-            return _error_page(request, status=400, title=_("The form could not be read"), message=_(
+            return error_page(request, status=400, title=_("The form could not be read"), message=_(
                 "The report did not arrive whole. Check your connection and send it again."
             ))
     return _report(request)
@@ -132,7 +142,7 @@ def _report(request: HttpRequest) -> HttpResponse:
             form.show_error(error)
         else:
             # Post/Redirect/Get: the code waits in the session for its one showing.
-            _keep(request, _SESSION_REPORTS, ticket.number, code)
+            session_keep(request, _SESSION_REPORTS, ticket.number, code)
             return redirect("citizen:reported", number=ticket.number)
     return render(request, "citizen/report.html", {"form": form, "find_form": FindForm()},
                   status=400 if form.is_bound else 200)
@@ -147,7 +157,7 @@ def reported(request: HttpRequest, number: str) -> HttpResponse:
         return redirect("citizen:track", number=number)
     code = reports[number]
     if code:
-        _keep(request, _SESSION_REPORTS, number, "")
+        session_keep(request, _SESSION_REPORTS, number, "")
     response = render(request, "citizen/reported.html", {"ticket": ticket, "code": code})
     # The code must not stay in a cache or in the browser's back-forward history.
     response["Cache-Control"] = "no-store"
@@ -200,14 +210,12 @@ def track(request: HttpRequest, number: str) -> HttpResponse:
     form = AccessCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if _code_tries_exceeded(request, number):
-            return _error_page(request, status=429, title=_("Too many tries"), message=_(
-                "The access code was entered wrongly too often. Wait an hour and try again, or call 12345."
-            ))
+            return _code_tries_page(request)
         ticket = ticket_for_citizen(number=number) if form.is_valid() else None
         if ticket is not None and ticket.check_access_code(form.cleaned_data["code"]):
             # A new session key: whoever planted the old one must not share the access.
             request.session.cycle_key()
-            _keep(request, _SESSION_TRACKING, number, time.time() + TRACKING_SECONDS)
+            session_keep(request, _SESSION_TRACKING, number, time.time() + TRACKING_SECONDS)
             return redirect("citizen:track", number=number)
         if form.is_valid():
             form.add_error("code", _("This number and access code do not match."))
@@ -223,12 +231,10 @@ def _follow_signed_link(request: HttpRequest, number: str) -> HttpResponse:
     goes into no history, bookmark or Referer.
     """
     if _code_tries_exceeded(request, number):
-        return _error_page(request, status=429, title=_("Too many tries"), message=_(
-            "The access code was entered wrongly too often. Wait an hour and try again, or call 12345."
-        ))
+        return _code_tries_page(request)
     if tracking_key_valid(number, request.GET["k"][:200]) and ticket_for_citizen(number=number) is not None:
         request.session.cycle_key()
-        _keep(request, _SESSION_TRACKING, number, time.time() + TRACKING_SECONDS)
+        session_keep(request, _SESSION_TRACKING, number, time.time() + TRACKING_SECONDS)
         return redirect("citizen:track", number=number)
     form = AccessCodeForm()
     return render(request, "citizen/track_code.html", {
