@@ -49,6 +49,10 @@ def bucket_of(seconds: int) -> int:
     return len(BUCKET_HOURS)
 
 
+# The keys of an event's payload that the fold reads (a reader may fetch only these).
+PAYLOAD_KEYS = ("category", "previous_category", "claim_due_at", "resolve_due_at", "stage", "rating")
+
+
 @dataclass(frozen=True)
 class EventRow:
     """The parts of a TicketEvent (and of its ticket, now) that the fold reads."""
