@@ -38,6 +38,7 @@ DATABASE = "minhu_bench_stats"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 DASHBOARD_MS = 200.0
 SEARCH_MS = 300.0
+AT_RISK_TASK_MS = 10_000.0  # a third of the task's 30 s period
 
 
 def _percentile(samples: list[float], share: float) -> float:
@@ -194,13 +195,10 @@ def _selectors(users: dict, *, reads: int, warmup: int) -> list:
     add("month ranking (last whole month)",
         lambda rng: ranking_table(period=s.month_period(None), filters=city))
 
-    def at_risk_uncached(rng):
-        from django.core.cache import cache
-
-        cache.delete("stats-at-risk:all")
-        at_risk_by_unit(user=fresh(centre))
-
-    add("tickets at risk now, city (uncached)", at_risk_uncached)
+    # Not a page's work: the task that counts them every 30 s must finish well within its period.
+    _timed("tickets at risk now, city: the task counting them", lambda rng: s.at_risk_count(),
+           reads=min(reads, 10), warmup=1, target=AT_RISK_TASK_MS, results=results)
+    add("tickets at risk now, as a page reads them", lambda rng: at_risk_by_unit(user=fresh(centre)))
     add("public page's figures (uncached)", lambda rng: s.public_figures())
     return results
 
@@ -212,6 +210,7 @@ def _pages(users: dict, *, reads: int, warmup: int) -> list:
     from bench import admin_lists
     from departments.models import Unit
     from feedback.stats import selectors as s
+    from feedback.stats.selectors import AT_RISK_KEY
 
     prepare.rule(f"statistics pages, whole requests: {reads} each after {warmup} warm-up")
     today = s.today()
@@ -239,8 +238,8 @@ def _pages(users: dict, *, reads: int, warmup: int) -> list:
     dashboard = "/desk/stats/"
     units = list(Unit.objects.exclude(kind="centre").values_list("code", flat=True))
     page("centre: dashboard, last 30 days", "centre", dashboard)
-    page("centre: dashboard, last 30 days, at-risk uncached", "centre", dashboard,
-         uncached=("stats-at-risk:all",))
+    page("centre: dashboard, last 30 days, at-risk not yet counted", "centre", dashboard,
+         uncached=(AT_RISK_KEY,))
     page("centre: dashboard, a year", "centre", f"{dashboard}?{urlencode(year)}")
     page("centre: dashboard, a year, one unit's subtree", "centre",
          lambda rng: f"{dashboard}?{urlencode({**year, 'unit': rng.choice(units)})}")

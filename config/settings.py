@@ -310,6 +310,8 @@ CELERY_BEAT_SCHEDULE = {
     "notification-catch-up": {"task": "tickets.tasks.notification_sweep_task", "schedule": 60.0},
     # The statistics' rollups follow the event log this far behind (feedback.stats.rollup).
     "stats-catch-up": {"task": "feedback.tasks.stats_catch_up_task", "schedule": 15.0},
+    # The tickets at risk now, as the statistics pages show them (feedback.stats.selectors).
+    "stats-at-risk": {"task": "feedback.tasks.stats_at_risk_task", "schedule": 30.0},
 }
 
 LOGIN_URL = "admin:login"

@@ -11,6 +11,7 @@ import time
 from django.db import close_old_connections, connections
 
 from feedback.stats.rollup import stats_catch_up
+from feedback.stats.selectors import at_risk_count
 from tickets.notifications import notification_sweep
 from tickets.sla import archive_sweep, feedback_expiry_sweep, sla_sweep
 
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 # (seconds between runs, job): the periods of the beat schedule.
 JOBS = (
     (30.0, sla_sweep), (60.0, notification_sweep), (300.0, feedback_expiry_sweep),
-    (3600.0, archive_sweep), (15.0, stats_catch_up),
+    (3600.0, archive_sweep), (15.0, stats_catch_up), (30.0, at_risk_count),
 )
 
 

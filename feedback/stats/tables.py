@@ -7,9 +7,6 @@ the text shown, and the drill-down that lists the tickets behind it.
 import html
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
-from django.db.models import Count
-from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
@@ -19,17 +16,15 @@ from departments.selectors import staff_scope
 from feedback.models import COUNTERS, NO_UNIT
 from feedback.stats import rates
 from feedback.stats.selectors import (
-    AT_RISK_CACHE_SECONDS,
     BY_CATEGORY,
     BY_DISTRICT,
     BY_UNIT,
     Figures,
     Filters,
     Period,
+    at_risk_counts,
     stats_sums,
 )
-from tickets.models import Sla
-from tickets.selectors import sla_filter, ticket_visible_to
 
 
 @dataclass(frozen=True)
@@ -165,25 +160,16 @@ def _round(value: float | None) -> float | None:
 # -- the tables of the staff dashboard -----------------------------------------------------------
 
 def at_risk_by_unit(*, user) -> dict[int, tuple[int, int]]:
-    """Return the visible tickets at risk now per unit, (yellow, red): a running deadline's mark passed.
+    """Return the tickets at risk now per unit that the user may see, (yellow, red).
 
-    Read from the tickets (the partial index on warn_at), not the rollups: it is a figure
-    of now. Kept for AT_RISK_CACHE_SECONDS per scope: the sweep that raises cards runs every 30 s.
+    The city's counts come from at_risk_counts (kept fresh by a periodic task); a user
+    sees the units of their scope, which is all that ticket_visible_to narrows by.
     """
     scope = staff_scope(user)
-    key = "stats-at-risk:" + ("all" if scope.sees_all else ",".join(map(str, sorted(scope.visible_unit_ids))))
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    now = timezone.now()
-    rows = (
-        ticket_visible_to(user).filter(sla_filter(Sla.WARNING, now) | sla_filter(Sla.BREACHED, now)).values("unit_id")
-        .annotate(yellow=Count("id", filter=sla_filter(Sla.WARNING, now)),
-                  red=Count("id", filter=sla_filter(Sla.BREACHED, now)))
-    )
-    at_risk = {row["unit_id"] or NO_UNIT: (row["yellow"], row["red"]) for row in rows}
-    cache.set(key, at_risk, AT_RISK_CACHE_SECONDS)
-    return at_risk
+    counts = at_risk_counts()
+    if scope.sees_all:
+        return counts
+    return {unit_id: pair for unit_id, pair in counts.items() if unit_id in scope.visible_unit_ids}
 
 
 def units_table(*, user, period: Period, filters: Filters) -> Table:

@@ -129,3 +129,36 @@ def test_the_dashboard_with_nothing_counted_says_so(city, browse):
 
     assert page.status_code == 200
     assert "have not been counted yet" in page.content.decode()
+
+
+def test_tickets_at_risk_are_counted_by_the_periodic_task_and_shown_within_each_scope(city, browse):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from feedback.tasks import stats_at_risk_task
+    from tests.factories import make_ticket
+    from tickets.models import State, Ticket
+
+    now = timezone.now()
+    yellow = make_ticket(city, State.DISPATCHED, unit=city.street)
+    red = make_ticket(city, State.IN_PROGRESS, unit=city.bureau)
+    calm = make_ticket(city, State.DISPATCHED, unit=city.bureau)
+    Ticket.objects.filter(id=yellow.id).update(warn_at=now - dt.timedelta(hours=1), due_at=now + dt.timedelta(hours=1))
+    Ticket.objects.filter(id=red.id).update(warn_at=now - dt.timedelta(hours=3), due_at=now - dt.timedelta(hours=1))
+    Ticket.objects.filter(id=calm.id).update(warn_at=now + dt.timedelta(hours=1), due_at=now + dt.timedelta(hours=2))
+
+    assert stats_at_risk_task() == 2
+    centre = browse(city.dispatcher).get("/desk/stats/")
+    supervisor = browse(city.supervisor).get("/desk/stats/")
+
+    assert centre.context["at_risk"] == (1, 1)
+    rows = {row.cells[0].value: row.cells[-1].value for row in centre.context["tables"][0].rows}
+    assert rows[city.street.name] == "1/0" and rows[city.district.name] == "1/0" and rows[city.bureau.name] == "0/1"
+    assert supervisor.context["at_risk"] == (1, 0)  # the district's subtree: the street's ticket only
+
+    # Counted again by the task, not by each page: the pages show the count of its last run.
+    Ticket.objects.filter(id=calm.id).update(warn_at=now - dt.timedelta(minutes=1))
+    assert browse(city.dispatcher).get("/desk/stats/").context["at_risk"] == (1, 1)
+    stats_at_risk_task()
+    assert browse(city.dispatcher).get("/desk/stats/").context["at_risk"] == (2, 1)
