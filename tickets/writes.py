@@ -24,9 +24,9 @@ from django.db.models.sql import InsertQuery
 
 def next_ids(*models: type[Model]) -> list[int]:
     """Reserve the next primary key of each model's identity sequence, in one statement (PostgreSQL)."""
-    tables = [connection.ops.quote_name(model._meta.db_table).replace("'", "''") for model in models]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(f"nextval(pg_get_serial_sequence('{t}', 'id'))" for t in tables))
+        cursor.execute("SELECT " + ", ".join(["nextval(pg_get_serial_sequence(%s, 'id'))"] * len(models)),
+                       [model._meta.db_table for model in models])
         return list(cursor.fetchone())
 
 
@@ -46,19 +46,13 @@ def _insert_sql(rows: Sequence[Model], *, ignore_conflicts: bool) -> tuple[str, 
 
 
 def insert_together(*rows: Model, ignore_conflicts: Sequence[Model] = ()) -> None:
-    """INSERT the new rows (each model's rows in the order given), all in one statement.
+    """INSERT the new rows, each its own part, all in one statement.
 
     `ignore_conflicts` rows are written unless a unique constraint already holds their
     key (bulk_create's ignore_conflicts). A row whose id comes from its sequence gets
     no id back: give any row another one points to its id first (next_ids).
     """
-    groups: list[tuple[list[Model], bool]] = []
-    for row in rows:
-        if groups and not groups[-1][1] and type(groups[-1][0][0]) is type(row) and (
-                (row.pk is None) == (groups[-1][0][0].pk is None)):
-            groups[-1][0].append(row)
-        else:
-            groups.append(([row], False))
+    groups = [([row], False) for row in rows]
     if ignore_conflicts:
         groups.append((list(ignore_conflicts), True))
     if not groups:
@@ -77,8 +71,7 @@ def insert_together(*rows: Model, ignore_conflicts: Sequence[Model] = ()) -> Non
         parts.append(sql)
         params += values
     *first, last = parts
-    statement = "".join(f"WITH w0 AS ({first[0]}) " if i == 0 else f", w{i} AS ({sql}) "
-                        for i, sql in enumerate(first)) + last if first else last
+    statement = ("WITH " + ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(first)) + " " if first else "") + last
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
     for group, _ignore in groups:
