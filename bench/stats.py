@@ -88,11 +88,11 @@ def _data(n: int, regenerate: bool) -> None:
 def _sizes() -> list[tuple[str, int, str]]:
     from django.db import connection
 
-    from feedback.models import StatsFact, StatsHandlingTime, StatsRollup
+    from feedback.models import StatsFact, StatsRollup
 
     rows = []
     with connection.cursor() as cursor:
-        for model in (StatsFact, StatsRollup, StatsHandlingTime):
+        for model in (StatsFact, StatsRollup):
             table = model._meta.db_table
             cursor.execute("SELECT reltuples::bigint, pg_size_pretty(pg_total_relation_size(%s::regclass)) "
                            "FROM pg_class WHERE oid = %s::regclass", [table, table])

@@ -180,13 +180,21 @@ class StatsFact(models.Model):
         return f"{self.day} {self.get_measure_display()} #{self.ticket_id}"
 
 
+# Upper bounds of the handling-time buckets, in hours; the last bucket has none.
+BUCKET_HOURS = (1, 2, 4, 8, 12, 24, 36, 48, 72, 96, 120, 168, 240, 360, 720)
+# A rollup row's histogram of handling times (the p90's source), one counter a bucket:
+# replies accepted after at most 1 hour, after more than 1 and at most 2, ... and after
+# more than 720 hours. Kept in the row itself, a table's p90 reads no rows beyond its sums.
+HANDLED_BUCKETS = (*(f"handled_upto_{hours}h" for hours in BUCKET_HOURS), f"handled_over_{BUCKET_HOURS[-1]}h")
+
 # The counters of a rollup row, in the order of its columns. Each is a sum of facts
-# (feedback.stats.facts.COUNTED says which measure adds to which counter).
+# (feedback.stats.rollup.COUNTED says which measure adds to which counter).
 COUNTERS = (
     "reported", "rejected", "merged", "received",
     "claimed_on_time", "claimed_late", "resolved_on_time", "resolved_late",
     "handled", "handling_seconds", "returned", "kept", "bounces", "kept_bounced", "sent_back",
     "satisfied", "basically_satisfied", "reopened", "expired", "closed", "closed_reopened",
+    *HANDLED_BUCKETS,
 )
 
 
@@ -234,6 +242,23 @@ class StatsRollup(RollupKey):
     expired = models.BigIntegerField(default=0)
     closed = models.BigIntegerField(default=0)
     closed_reopened = models.BigIntegerField(default=0)
+    # The histogram of handling times (HANDLED_BUCKETS).
+    handled_upto_1h = models.BigIntegerField(default=0)
+    handled_upto_2h = models.BigIntegerField(default=0)
+    handled_upto_4h = models.BigIntegerField(default=0)
+    handled_upto_8h = models.BigIntegerField(default=0)
+    handled_upto_12h = models.BigIntegerField(default=0)
+    handled_upto_24h = models.BigIntegerField(default=0)
+    handled_upto_36h = models.BigIntegerField(default=0)
+    handled_upto_48h = models.BigIntegerField(default=0)
+    handled_upto_72h = models.BigIntegerField(default=0)
+    handled_upto_96h = models.BigIntegerField(default=0)
+    handled_upto_120h = models.BigIntegerField(default=0)
+    handled_upto_168h = models.BigIntegerField(default=0)
+    handled_upto_240h = models.BigIntegerField(default=0)
+    handled_upto_360h = models.BigIntegerField(default=0)
+    handled_upto_720h = models.BigIntegerField(default=0)
+    handled_over_720h = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name = _("statistics rollup")
@@ -249,28 +274,4 @@ class StatsRollup(RollupKey):
             models.Index(fields=["grain", "category_id", "start", "unit_id"], name="stats_rollup_units"),
             # The city, or by category, across units: WHERE grain = g AND unit_id = ANY AND start ...
             models.Index(fields=["grain", "unit_id", "start", "category_id"], name="stats_rollup_categories"),
-        ]
-
-
-class StatsHandlingTime(RollupKey):
-    """How many accepted replies took how long, in buckets (feedback.stats.facts.BUCKETS): the p90's source.
-
-    Keyed like StatsRollup, plus the bucket.
-    """
-
-    bucket = models.PositiveSmallIntegerField()
-    count = models.BigIntegerField(default=0)
-
-    class Meta:
-        verbose_name = _("handling time histogram")
-        verbose_name_plural = _("handling time histograms")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["grain", "start", "unit_id", "category_id", "bucket"], name="stats_handling_time_key"
-            ),
-        ]
-        indexes = [
-            # The same reads as StatsRollup's two indexes.
-            models.Index(fields=["grain", "category_id", "start", "unit_id"], name="stats_handling_time_units"),
-            models.Index(fields=["grain", "unit_id", "start", "category_id"], name="stats_handling_time_categories"),
         ]

@@ -4,6 +4,7 @@ Scoped like every staff page (feedback.stats.selectors): the centre reads the ci
 supervisors their subtree, handlers their units. Every table downloads as CSV or Excel.
 """
 
+import functools
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
@@ -32,6 +33,7 @@ from feedback.stats.selectors import (
     stats_facts,
     stats_filters,
     stats_sums,
+    stats_unit_sums,
 )
 from feedback.stats.tables import (
     Cell,
@@ -171,14 +173,17 @@ def stats_dashboard(request):
         period, filters, export = _asked(request, _period)
     except TicketError as error:
         return _error_page(request, "desk/stats.html", title, error)
-    tables = {
-        "units": units_table(user=request.user, period=period, filters=filters),
-        "categories": categories_table(period=period, filters=filters),
-        "districts": districts_table(period=period, filters=filters),
+    # The tables by unit and by district add up the same rows: read once, for both.
+    unit_sums = functools.cache(lambda: stats_unit_sums(period=period, filters=filters))
+    builders = {
+        "units": lambda: units_table(user=request.user, period=period, filters=filters, unit_sums=unit_sums()),
+        "categories": lambda: categories_table(period=period, filters=filters),
+        "districts": lambda: districts_table(period=period, filters=filters, unit_sums=unit_sums()),
     }
     if export:
-        table = tables.get(request.GET.get("table", ""), tables["units"])
+        table = builders.get(request.GET.get("table", ""), builders["units"])()
         return export_response(table, fmt=export, filename=f"minhu-{table.name}-{period.start}-{period.end}")
+    tables = {name: build() for name, build in builders.items()}
     totals = stats_sums(period=period, filters=filters)[None]
     at_risk = at_risk_by_unit(user=request.user)
     in_scope = filters.unit_ids

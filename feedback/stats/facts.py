@@ -33,11 +33,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from feedback.models import NO_UNIT, Measure
-
-# Upper bounds of the handling-time buckets, in hours; the last bucket has none.
-BUCKET_HOURS = (1, 2, 4, 8, 12, 24, 36, 48, 72, 96, 120, 168, 240, 360, 720)
-BUCKETS = len(BUCKET_HOURS) + 1
+from feedback.models import BUCKET_HOURS, NO_UNIT, Measure
 
 
 def bucket_of(seconds: int) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from feedback.stats.facts import BUCKET_HOURS
+from feedback.models import BUCKET_HOURS
 
 
 @dataclass(frozen=True)

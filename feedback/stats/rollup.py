@@ -27,17 +27,17 @@ from django.utils import timezone
 from departments.models import Category, Unit, UnitKind
 from feedback.models import (
     ANY,
+    BUCKET_HOURS,
     COUNTERS,
+    HANDLED_BUCKETS,
     NO_UNIT,
     Grain,
     Measure,
     StatsCursor,
     StatsFact,
-    StatsHandlingTime,
     StatsRollup,
 )
 from feedback.stats.facts import (
-    BUCKET_HOURS,
     PAYLOAD_KEYS,
     EventRow,
     Fact,
@@ -61,7 +61,8 @@ REBUILD_TICKETS = 5000
 # The newest event ids a rebuild leaves for the periodic task to look at again.
 REBUILD_WINDOW = 5000
 
-# Which counter of a rollup row each measure adds to (HANDLED and KEPT add to two).
+# Which counter of a rollup row each measure adds to (HANDLED adds to three, KEPT to two:
+# see count_facts).
 COUNTED = {
     Measure.REPORTED: "reported", Measure.REJECTED: "rejected", Measure.MERGED: "merged",
     Measure.RECEIVED: "received", Measure.CLAIMED_ON_TIME: "claimed_on_time",
@@ -224,11 +225,11 @@ def count_facts(facts: list[Fact]) -> None:
         return
     _insert_facts(facts)
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
-    buckets: dict[tuple, int] = defaultdict(int)
     for fact in facts:
         additions = [(_COLUMN[COUNTED[fact.measure]], 1)]
         if fact.measure == Measure.HANDLED:
             additions.append((_COLUMN["handling_seconds"], fact.value))
+            additions.append((_COLUMN[HANDLED_BUCKETS[bucket_of(fact.value)]], 1))
         elif fact.measure == Measure.KEPT:
             additions.append((_COLUMN["bounces"], fact.value))
             if fact.value:
@@ -239,13 +240,8 @@ def count_facts(facts: list[Fact]) -> None:
             row = sums[key]
             for column, amount in additions:
                 row[column] += amount
-            if fact.measure == Measure.HANDLED:
-                buckets[(*key, bucket_of(fact.value))] += 1
     _upsert(StatsRollup, ("grain", "start", "unit_id", "category_id", "district_id"), COUNTERS,
             [(*key, *row) for key, row in sums.items()], conflict=("grain", "start", "unit_id", "category_id"))
-    _upsert(StatsHandlingTime, ("grain", "start", "unit_id", "category_id", "district_id", "bucket"), ("count",),
-            [(*key, count) for key, count in buckets.items()],
-            conflict=("grain", "start", "unit_id", "category_id", "bucket"))
 
 
 def rollup_keys(fact: Fact) -> list[tuple]:
@@ -282,7 +278,7 @@ def _insert_facts(facts: list[Fact]) -> None:
 
 
 # PostgreSQL types of the rollups' columns, for the upsert's arrays.
-_TYPES = {"grain": "text", "start": "date", "bucket": "smallint"}
+_TYPES = {"grain": "text", "start": "date"}
 
 
 def _upsert(model, key_columns: tuple, sum_columns: tuple, rows: list[tuple], *, conflict: tuple) -> None:
@@ -327,8 +323,8 @@ def _rollups_from_facts() -> None:
     is some 67 M facts and at most 365 x 122 x 43 such rows); only those sums are spread
     over rollup_keys' eight row shapes (day and month, each with the unit/category
     rows and their ANY rows) and summed again. The SQL is made from COUNTED, the four
-    shapes and BUCKET_HOURS, so it counts what the periodic task counts (the property
-    test compares the two).
+    shapes and BUCKET_HOURS, so it counts what count_facts counts (the property test
+    compares the two).
     """
     # A day's count for one unit and category fits an integer, whose sum PostgreSQL adds
     # in a bigint; the sums of seconds and returns stay bigint.
@@ -345,6 +341,14 @@ def _rollups_from_facts() -> None:
             counters.append(f"(count(*) FILTER (WHERE f.measure = {int(Measure.KEPT)} AND f.value > 0))::integer")
         elif name == "closed_reopened":
             counters.append(f"(count(*) FILTER (WHERE f.measure = {int(Measure.CLOSED)} AND f.value > 0))::integer")
+        elif name in HANDLED_BUCKETS:
+            # bucket_of's bounds: more than the bucket before's hours, at most its own.
+            index = HANDLED_BUCKETS.index(name)
+            within = [f"f.value > {BUCKET_HOURS[index - 1] * 3600}"] if index else []
+            if index < len(BUCKET_HOURS):
+                within.append(f"f.value <= {BUCKET_HOURS[index] * 3600}")
+            counters.append(f"(count(*) FILTER (WHERE f.measure = {int(Measure.HANDLED)}"
+                            f" AND {' AND '.join(within)}))::integer")
         else:
             raise AssertionError(f"no sum for {name}")
     facts = connection.ops.quote_name(StatsFact._meta.db_table)
@@ -353,9 +357,6 @@ def _rollups_from_facts() -> None:
         " CROSS JOIN LATERAL (VALUES (b.unit_id, b.category_id, b.district_id), (b.unit_id, {any}, b.district_id),"
         " ({any}, b.category_id, {any}), ({any}, {any}, {any})) k(unit_id, category_id, district_id)"
     ).format(any=ANY)
-    bucket = "CASE " + " ".join(
-        f"WHEN f.value <= {hours * 3600} THEN {index}" for index, hours in enumerate(BUCKET_HOURS)
-    ) + f" ELSE {len(BUCKET_HOURS)} END"
     # Written in the order the pages read them: a page reads the rows summed across units
     # or categories (one of the two ANY) of a run of days or months, and a year of them read
     # from rows scattered over the table costs a page of disk per row. The detailed rows
@@ -372,14 +373,6 @@ def _rollups_from_facts() -> None:
             f" FROM (SELECT f.day, f.unit_id, f.category_id, f.district_id,"
             f" {', '.join(f'{sql} AS {name}' for sql, name in zip(counters, COUNTERS, strict=True))}"
             f" FROM {facts} f GROUP BY 1, 2, 3, 4) b {shapes} GROUP BY 1, 2, 3, 4, 5 {order}"
-        )
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(StatsHandlingTime._meta.db_table)}"
-            " (grain, start, unit_id, category_id, district_id, bucket, count)"
-            " SELECT g.grain, g.start, k.unit_id, k.category_id, k.district_id, b.bucket, sum(b.count)"
-            f" FROM (SELECT f.day, f.unit_id, f.category_id, f.district_id, {bucket} AS bucket, count(*)::integer AS count"
-            f" FROM {facts} f WHERE f.measure = {int(Measure.HANDLED)} GROUP BY 1, 2, 3, 4, 5) b {shapes}"
-            f" GROUP BY 1, 2, 3, 4, 5, 6 {order}, 6"
         )
         cursor.execute("RESET work_mem")
 
@@ -399,7 +392,6 @@ def stats_rebuild(*, out=None) -> dict:
         high = TicketEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
         StatsFact.objects.all().delete()
         StatsRollup.objects.all().delete()
-        StatsHandlingTime.objects.all().delete()
         categories, districts = category_ids(), unit_districts()
         ticket_ids = TicketEvent.objects.filter(id__lte=high).order_by("ticket_id").values_list(
             "ticket_id", flat=True).distinct()

@@ -13,7 +13,7 @@ categories; only a unit crossed with a category reads the detailed rows.
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -26,11 +26,11 @@ from departments.selectors import staff_scope, unit_subtree_ids
 from feedback.models import (
     ANY,
     COUNTERS,
+    HANDLED_BUCKETS,
     NO_UNIT,
     Grain,
     Measure,
     StatsFact,
-    StatsHandlingTime,
     StatsRollup,
 )
 from feedback.stats import rates
@@ -161,13 +161,13 @@ def stats_filters(*, user, unit: Unit | None = None, category: Category | None =
     return Filters(unit_ids=unit_ids, category_ids=category_ids, district_id=district_id, sees_all=scope.sees_all)
 
 
-def _rows(model, period: Period, filters: Filters, by: str | None, *, daily: bool = False) -> QuerySet:
+def _rows(period: Period, filters: Filters, by: str | None, *, daily: bool = False) -> QuerySet[StatsRollup]:
     """Return the rollup rows a question reads; `daily` reads the period's days (a series by day or week)."""
     if daily:
         grains = Q(grain=Grain.DAY, start__gte=period.start, start__lte=period.end)
     else:
         grains = _period_rows(period)
-    rows = model.objects.filter(grains)
+    rows = StatsRollup.objects.filter(grains)
     by_units = filters.unit_ids is not None or filters.district_id is not None or by in (BY_UNIT, BY_DISTRICT)
     if not by_units:
         rows = rows.filter(unit_id=ANY)
@@ -193,11 +193,10 @@ _GROUP_COLUMN = {BY_UNIT: "unit_id", BY_CATEGORY: "category_id", BY_DISTRICT: "d
 
 @dataclass
 class Figures:
-    """The counters of one row of a table, its histogram, and the figures made of them."""
+    """The counters of one row of a table (its histogram of handling times among them) and the figures made of them."""
 
     key: object
     counters: dict[str, int]
-    histogram: dict[int, int] = field(default_factory=dict)
     at_risk: tuple[int, int] | None = None
 
     @property
@@ -210,7 +209,7 @@ class Figures:
 
     @property
     def p90_hours(self) -> float | None:
-        return rates.percentile_hours(self.histogram)
+        return rates.percentile_hours({index: self.counters[name] for index, name in enumerate(HANDLED_BUCKETS)})
 
     @property
     def average_bounces(self) -> float | None:
@@ -219,32 +218,54 @@ class Figures:
     def add(self, other: "Figures") -> None:
         for name in COUNTERS:
             self.counters[name] += other.counters[name]
-        for bucket, count in other.histogram.items():
-            self.histogram[bucket] = self.histogram.get(bucket, 0) + count
 
 
 def _empty(key) -> Figures:
     return Figures(key=key, counters=dict.fromkeys(COUNTERS, 0))
 
 
+_SUMS = {name: Sum(name) for name in COUNTERS}
+
+
 def stats_sums(*, period: Period, filters: Filters, by: str | None = None) -> dict[object, Figures]:
     """Return the period's figures summed per group (one entry, key None, without `by`)."""
-    column = _GROUP_COLUMN.get(by)
-    rows = _rows(StatsRollup, period, filters, by)
-    hist = _rows(StatsHandlingTime, period, filters, by)
-    sums = {name: Sum(name) for name in COUNTERS}
-    if column is None:
+    if by in (BY_UNIT, BY_DISTRICT):
+        return regroup(stats_unit_sums(period=period, filters=filters), by)
+    rows = _rows(period, filters, by)
+    if by is None:
         # values() with no field would group by every column: one aggregate instead.
-        total = rows.aggregate(**sums)
-        figures = {None: Figures(key=None, counters={name: total[name] or 0 for name in COUNTERS})}
-        for row in hist.values("bucket").annotate(total=Sum("count")):
-            figures[None].histogram[row["bucket"]] = row["total"]
-        return figures
-    figures = {}
-    for row in rows.values(column).annotate(**sums):
-        figures[row[column]] = Figures(key=row[column], counters={name: row[name] or 0 for name in COUNTERS})
-    for row in hist.values(column, "bucket").annotate(total=Sum("count")):
-        figures.setdefault(row[column], _empty(row[column])).histogram[row["bucket"]] = row["total"]
+        total = rows.aggregate(**_SUMS)
+        return {None: Figures(key=None, counters={name: total[name] or 0 for name in COUNTERS})}
+    column = _GROUP_COLUMN[by]
+    return {
+        row[column]: Figures(key=row[column], counters={name: row[name] or 0 for name in COUNTERS})
+        for row in rows.values(column).annotate(**_SUMS)
+    }
+
+
+def stats_unit_sums(*, period: Period, filters: Filters) -> dict[tuple[int, int], Figures]:
+    """Return the period's figures per unit and district, (unit id, district id): what both
+    the table by unit and the table by district add up (`regroup`), read once.
+
+    A unit has one district, but its facts keep the district it had when they were
+    counted, so a unit moved to another district counts in each for its own days.
+    """
+    return {
+        (row["unit_id"], row["district_id"]): Figures(
+            key=(row["unit_id"], row["district_id"]), counters={name: row[name] or 0 for name in COUNTERS})
+        for row in _rows(period, filters, BY_UNIT).values("unit_id", "district_id").annotate(**_SUMS)
+    }
+
+
+def regroup(unit_sums: dict[tuple[int, int], Figures], by: str) -> dict[object, Figures]:
+    """Return stats_unit_sums' figures added up by unit (BY_UNIT) or by district (BY_DISTRICT)."""
+    position = 0 if by == BY_UNIT else 1
+    figures: dict[object, Figures] = {}
+    for key, part in unit_sums.items():
+        group = key[position]
+        if group not in figures:
+            figures[group] = _empty(group)
+        figures[group].add(part)
     return figures
 
 
@@ -314,7 +335,7 @@ def public_figures(*, last: dt.date | None = None) -> dict:
         return (day - weeks[0]).days // 7
 
     by_group: dict[str, list[int]] = {}
-    for row in _rows(StatsRollup, period, city, BY_CATEGORY, daily=True).values(
+    for row in _rows(period, city, BY_CATEGORY, daily=True).values(
             "start", "category_id").annotate(total=Sum("reported")):
         category = categories.get(row["category_id"])
         if category is None or not row["total"]:
@@ -323,7 +344,7 @@ def public_figures(*, last: dt.date | None = None) -> dict:
         by_group.setdefault(group, [0] * PUBLIC_WEEKS)[week_of(row["start"])] += row["total"]
     by_district: dict[str, list[int]] = {}
     outside = gettext("City-wide units (bureaus, utilities)")
-    for row in _rows(StatsRollup, period, city, BY_DISTRICT, daily=True).values(
+    for row in _rows(period, city, BY_DISTRICT, daily=True).values(
             "start", "district_id").annotate(total=Sum("received")):
         if not row["total"]:
             continue
@@ -332,7 +353,7 @@ def public_figures(*, last: dt.date | None = None) -> dict:
         by_district.setdefault(name, [0] * PUBLIC_WEEKS)[week_of(row["start"])] += row["total"]
 
     weekly = {}
-    for row in _rows(StatsRollup, period, city, None, daily=True).values("start").annotate(
+    for row in _rows(period, city, None, daily=True).values("start").annotate(
             **{name: Sum(name) for name in COUNTERS}):
         figures = weekly.setdefault(week_of(row["start"]), dict.fromkeys(COUNTERS, 0))
         for name in COUNTERS:

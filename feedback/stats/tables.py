@@ -23,7 +23,9 @@ from feedback.stats.selectors import (
     Filters,
     Period,
     at_risk_counts,
+    regroup,
     stats_sums,
+    stats_unit_sums,
 )
 
 
@@ -172,9 +174,14 @@ def at_risk_by_unit(*, user) -> dict[int, tuple[int, int]]:
     return {unit_id: pair for unit_id, pair in counts.items() if unit_id in scope.visible_unit_ids}
 
 
-def units_table(*, user, period: Period, filters: Filters) -> Table:
-    """Each unit the user may see, with its whole subtree's figures (a district with its streets)."""
-    own = stats_sums(period=period, filters=filters, by=BY_UNIT)
+def units_table(*, user, period: Period, filters: Filters, unit_sums: dict | None = None) -> Table:
+    """Each unit the user may see, with its whole subtree's figures (a district with its streets).
+
+    `unit_sums`: stats_unit_sums of the period and filters, when the page has read them already.
+    """
+    if unit_sums is None:
+        unit_sums = stats_unit_sums(period=period, filters=filters)
+    own = regroup(unit_sums, BY_UNIT)
     at_risk = at_risk_by_unit(user=user)
     units = list(Unit.objects.exclude(kind=UnitKind.CENTRE).order_by("path"))
     shown_ids = filters.unit_ids
@@ -227,9 +234,14 @@ def categories_table(*, period: Period, filters: Filters) -> Table:
                  [Column("category", gettext("Category"), is_label=True), *columns], rows)
 
 
-def districts_table(*, period: Period, filters: Filters) -> Table:
-    """Each district (its own units and everything below them), and the units outside any district."""
-    sums = stats_sums(period=period, filters=filters, by=BY_DISTRICT)
+def districts_table(*, period: Period, filters: Filters, unit_sums: dict | None = None) -> Table:
+    """Each district (its own units and everything below them), and the units outside any district.
+
+    `unit_sums`: stats_unit_sums of the period and filters, when the page has read them already.
+    """
+    if unit_sums is None:
+        unit_sums = stats_unit_sums(period=period, filters=filters)
+    sums = regroup(unit_sums, BY_DISTRICT)
     columns = figure_columns()
     rows = []
     for district in Unit.objects.filter(kind=UnitKind.DISTRICT).order_by("name"):

@@ -4,7 +4,7 @@ import io
 
 from django.core.management import call_command
 
-from feedback.models import StatsCursor, StatsFact, StatsHandlingTime, StatsRollup
+from feedback.models import StatsCursor, StatsFact, StatsRollup
 from feedback.stats.rollup import stats_catch_up
 from tests.factories import make_ticket
 from tickets.models import State
@@ -13,7 +13,6 @@ from tickets.models import State
 def _tables():
     return (
         sorted(StatsRollup.objects.values_list(*[f.attname for f in StatsRollup._meta.fields if f.attname != "id"])),
-        sorted(StatsHandlingTime.objects.values_list("grain", "start", "unit_id", "category_id", "bucket", "count")),
         sorted(StatsFact.objects.values_list("event_id", "measure", "value", "day", "unit_id", "category_id")),
     )
 

@@ -85,6 +85,12 @@ def test_the_rates_of_a_small_city_match_the_figures_worked_out_by_hand(city):
     assert rates.average_bounces(counted) == 1 / 4
     # Handling: A 2 h, B 6 h, C 2 h and 2 h, E 2 h (from the bureau's dispatch).
     assert rates.average_hours(counted) == pytest.approx((2 + 6 + 2 + 2 + 2) / 5)
+    # The row's histogram: four replies in (1 h, 2 h], one in (4 h, 8 h]; nothing elsewhere.
+    assert {name: count for name, count in counted.items() if name.startswith("handled_") and count} == {
+        "handled_upto_2h": 4, "handled_upto_8h": 1,
+    }
+    # p90: the 4.5th of 5 replies lies halfway into the (4 h, 8 h] bucket's one reply.
+    assert figures().p90_hours == pytest.approx(4 + (8 - 4) * 0.5)
 
 
 def test_a_units_figures_count_what_it_was_given_and_did(city):
