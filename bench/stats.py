@@ -130,7 +130,6 @@ def _rebuild(force: bool) -> None:
         with connection.cursor() as c:
             c.execute("ANALYZE feedback_statsfact")
             c.execute("ANALYZE feedback_statsrollup")
-            c.execute("ANALYZE feedback_statshandlingtime")
     for table, estimate, size in _sizes():
         print(f"  {table:<32} {estimate:>13,} rows  {size}")
 
