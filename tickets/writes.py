@@ -30,18 +30,48 @@ def next_ids(*models: type[Model]) -> list[int]:
         return list(cursor.fetchone())
 
 
+# (model, with its id, ignoring conflicts) -> the SQL of one such row's INSERT, when its
+# values are all plain parameters: the SQL then depends on the model alone. Compiling
+# the four INSERTs anew cost a report about 0.7 ms of CPU, a tenth of an SMS delivery.
+_single_row_sql: dict[tuple[type[Model], bool, bool], str] = {}
+
+
+def _fields(model: type[Model], *, has_pk: bool) -> list:
+    meta = model._meta
+    return [f for f in meta.local_concrete_fields
+            if not getattr(f, "generated", False) and (has_pk or f is not meta.auto_field)]
+
+
+def _values(row: Model, fields: list) -> list | None:
+    """Return the row's values as the insert compiler prepares plain ones, or None when one
+    is an expression (its SQL is its own)."""
+    values = []
+    for field in fields:
+        value = field.pre_save(row, add=True)
+        if hasattr(value, "resolve_expression"):
+            return None
+        values.append(field.get_db_prep_save(value, connection=connection))
+    return values
+
+
 def _insert_sql(rows: Sequence[Model], *, ignore_conflicts: bool) -> tuple[str, list]:
     model = type(rows[0])
-    meta = model._meta
     has_pk = rows[0].pk is not None
-    fields = [f for f in meta.local_concrete_fields
-              if not getattr(f, "generated", False) and (has_pk or f is not meta.auto_field)]
+    fields = _fields(model, has_pk=has_pk)
+    key = (model, has_pk, ignore_conflicts)
+    if len(rows) == 1 and key in _single_row_sql and (values := _values(rows[0], fields)) is not None:
+        return _single_row_sql[key], values
+    # Read before compiling: the compiler's pre_save gives auto_now fields their time.
+    plain = len(rows) == 1 and not any(
+        hasattr(f, "get_placeholder") or hasattr(getattr(rows[0], f.attname), "resolve_expression") for f in fields)
     query = InsertQuery(model, on_conflict=OnConflict.IGNORE if ignore_conflicts else None)
     query.insert_values(fields, list(rows), raw=False)
     statements = query.get_compiler(connection=connection).as_sql()
     if len(statements) != 1:
         raise ValueError("rows of one model must make one INSERT statement")
     sql, params = statements[0]
+    if plain and len(params) == len(fields):
+        _single_row_sql[key] = sql
     return sql, list(params)
 
 
