@@ -122,3 +122,8 @@ def test_a_value_that_is_an_expression_is_written_by_its_own_sql():
     stored = InboundMessage.objects.get(external_id="timed")
     assert stored.sent_at is not None and stored.sent_at >= ticket.reported_at
     assert InboundMessage.objects.get(external_id="plain").sent_at is None
+
+
+def test_placeholders_are_numbered_in_order_and_a_literal_percent_stays_one():
+    assert writes._numbered("INSERT INTO t (a, b) VALUES (%s, %s) -- 100%% %s") == (
+        "INSERT INTO t (a, b) VALUES ($1, $2) -- 100% $3")
