@@ -23,20 +23,22 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
 from departments.models import Unit
 from tickets.models import TicketEvent
 from tickets.sockets import sequence
+from tickets.sockets.layer import ChannelLayer
 
 logger = logging.getLogger(__name__)
 
 DISPATCH_GROUP = "dispatch"
-# A broadcast gives up after this long (a Redis that hangs must not hold a request).
+# A broadcast gives up after about this long (a Redis that hangs must not hold a request).
 SEND_TIMEOUT = 2.0
 
 
@@ -170,8 +172,9 @@ def remember_home_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 class _Sender:
     """An event loop of this process, in a thread of its own, that synchronous writers
-    (requests, workers, admin) send through: its Redis connections stay open from one
-    broadcast to the next, where a loop per broadcast would dial Redis every time."""
+    send through when they cannot send directly (`_blocking`: another channel layer, or
+    a sharded one): its Redis connections stay open from one broadcast to the next, where
+    a loop per broadcast would dial Redis every time."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -234,8 +237,8 @@ def _sent(task: asyncio.Task) -> None:
 
 
 def send(messages: list[tuple[str, dict]]) -> None:
-    """Send (group, channel-layer message) pairs: in order within a group, groups side by side,
-    numbered per group, bounded in time."""
+    """Send (group, channel-layer message) pairs: in order within a group, numbered per group,
+    bounded in time."""
     layer = get_channel_layer()
     if layer is None:
         return
@@ -249,24 +252,69 @@ def send(messages: list[tuple[str, dict]]) -> None:
                 task.add_done_callback(_sent)
             else:
                 asyncio.run_coroutine_threadsafe(_send_all(layer, messages), home).result(SEND_TIMEOUT + 1)
+        elif _blocking(layer) and _running_loop() is None:
+            _send_now(layer, messages)
         else:
             _sender.run(_send_all(layer, messages), SEND_TIMEOUT + 1)
     except Exception as error:  # the change is committed; sockets catch up by replay
         logger.warning("Live update not sent (%s): %s message(s) dropped", error, len(messages))
 
 
-async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
+def _by_group(messages: list[tuple[str, dict]]) -> tuple[dict[str, list[dict]], dict[str, int]]:
+    """Return each group's messages in order, and how many numbers each group needs."""
     by_group: dict[str, list[dict]] = {}
     for group, message in messages:
         by_group.setdefault(group, []).append(message)
     # Ticket messages are numbered per group (tickets.sockets.sequence); others are not.
     numbered = {group: count for group, items in by_group.items()
                 if (count := sum(item["type"] == "ticket.message" for item in items))}
+    return by_group, numbered
+
+
+def _numbered(group: str, items: list[dict], seq: int | None) -> Iterator[dict]:
+    for item in items:
+        if seq is not None and item["type"] == "ticket.message":
+            item, seq = {**item, "group": group, "seq": seq}, seq + 1
+        yield item
+
+
+def _blocking(layer) -> bool:
+    """Whether a writer without an event loop can send through Redis directly: the layer
+    on one Redis, the one that keeps the message numbers."""
+    return isinstance(layer, ChannelLayer) and bool(settings.REDIS_URL) and layer.address == settings.REDIS_URL
+
+
+def _send_now(layer: ChannelLayer, messages: list[tuple[str, dict]]) -> None:
+    """Send from this thread: the numbers and every group's members in one round trip,
+    then the messages to the groups that have members (none: no second round trip).
+
+    Each dial and each answer is bounded by half of SEND_TIMEOUT, and not retried."""
+    by_group, numbered = _by_group(messages)
+    pipe = layer.blocking_client(timeout=SEND_TIMEOUT / 2).pipeline(transaction=False)
+    numbers = sequence.queue_reserve(pipe, numbered)
+    for group in by_group:
+        layer.queue_members(pipe, group)
+    replies = pipe.execute()
+    firsts = sequence.reserved(numbered, replies[:numbers])
+    sends = []
+    for (group, items), members in zip(by_group.items(), replies[numbers + 1::2], strict=True):
+        if members:
+            sends += [(group, len(members), layer.queue_group_send(pipe, members, item))
+                      for item in _numbered(group, items, firsts.get(group))]
+    if not sends:
+        return
+    replies, at = pipe.execute(), 0
+    for group, members, count in sends:
+        at += count
+        if replies[at - 1]:
+            logger.info("%s of %s channels over capacity in group %s", replies[at - 1], members, group)
+
+
+async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
+    by_group, numbered = _by_group(messages)
 
     async def in_order(group: str, items: list[dict], seq: int | None) -> None:
-        for item in items:
-            if seq is not None and item["type"] == "ticket.message":
-                item, seq = {**item, "group": group, "seq": seq}, seq + 1
+        for item in _numbered(group, items, seq):
             await layer.group_send(group, item)
 
     async def numbered_and_sent() -> None:

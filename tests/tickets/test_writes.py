@@ -80,3 +80,50 @@ def test_next_ids_reserve_each_sequence_once():
     a_ticket, an_event = writes.next_ids(Ticket, TicketEvent)
     next_ticket, next_event = writes.next_ids(Ticket, TicketEvent)
     assert next_ticket == a_ticket + 1 and next_event == an_event + 1
+
+
+def _as_stored(row, **lookup):
+    stored = type(row).objects.get(**(lookup or {"pk": row.pk}))
+    return {f.attname: f.value_from_object(stored) for f in type(row)._meta.concrete_fields if f.attname != "id"}
+
+
+def _as_held(row):
+    return {f.attname: f.value_from_object(row) for f in type(row)._meta.concrete_fields if f.attname != "id"}
+
+
+def test_reports_after_the_first_are_written_field_for_field_as_the_objects_hold_them():
+    # The first report of a kind compiles each INSERT; the next ones reuse its SQL.
+    city = make_city()
+    for number in range(3):
+        message = InboundMessage(channel=Channel.SMS, external_id=f"m-{number}", outcome=InboundMessage.Outcome.OPENED,
+                                 sender="13800138000", raw="{}", text=f"停水 {number}", pictures=[f"p{number}"])
+        ticket, _code = _report(city, message=message, address=f"中南路{number}号")
+        event = TicketEvent.objects.get(ticket=ticket)
+        [receipt] = Notification.objects.filter(event=event)
+        for row in (ticket, event):
+            assert _as_stored(row) == _as_held(row)
+        # The message's id comes from its sequence and is not read back.
+        assert _as_stored(message, external_id=message.external_id) == _as_held(message)
+        assert receipt.address == "13800138000" and ticket.number in receipt.body
+
+
+def test_a_value_that_is_an_expression_is_written_by_its_own_sql():
+    from django.db.models.functions import Now
+
+    city = make_city()
+    ticket, _code = _report(city)
+    plain = InboundMessage(channel=Channel.SMS, external_id="plain", outcome=InboundMessage.Outcome.RATED,
+                           sender="13800138000", raw="{}", ticket=ticket)
+    timed = InboundMessage(channel=Channel.SMS, external_id="timed", outcome=InboundMessage.Outcome.RATED,
+                           sender="13800138000", raw="{}", ticket=ticket, sent_at=Now())
+    writes.insert_together(plain)
+    writes.insert_together(timed)
+
+    stored = InboundMessage.objects.get(external_id="timed")
+    assert stored.sent_at is not None and stored.sent_at >= ticket.reported_at
+    assert InboundMessage.objects.get(external_id="plain").sent_at is None
+
+
+def test_placeholders_are_numbered_in_order_and_a_literal_percent_stays_one():
+    assert writes._numbered("INSERT INTO t (a, b) VALUES (%s, %s) -- 100%% %s") == (
+        "INSERT INTO t (a, b) VALUES ($1, $2) -- 100% $3")

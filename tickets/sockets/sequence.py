@@ -53,16 +53,27 @@ class _Local:
             return {group: self.counters.get(group, 0) for group in groups}
 
 
+def queue_reserve(pipe, counts: dict[str, int]) -> int:
+    """Queue the reservation of `count` numbers in each group on a Redis pipeline of the
+    counters' Redis; return how many replies it adds (read them with `reserved`)."""
+    for group, count in counts.items():
+        pipe.incrby(KEY_PREFIX + group, count)
+        pipe.expire(KEY_PREFIX + group, KEY_SECONDS)
+    return 2 * len(counts)
+
+
+def reserved(counts: dict[str, int], replies: list) -> dict[str, int]:
+    """Return the first number reserved in each group, from `queue_reserve`'s replies."""
+    return {group: last - count + 1
+            for (group, count), last in zip(counts.items(), replies[::2], strict=True)}
+
+
 class _Redis:
     async def reserve(self, counts: dict[str, int]) -> dict[str, int]:
         """Reserve `count` numbers in each group; return the first of each (one round trip)."""
         pipe = clients.async_client().pipeline(transaction=False)
-        for group, count in counts.items():
-            pipe.incrby(KEY_PREFIX + group, count)
-            pipe.expire(KEY_PREFIX + group, KEY_SECONDS)
-        results = await pipe.execute()
-        return {group: last - count + 1
-                for (group, count), last in zip(counts.items(), results[::2], strict=True)}
+        queue_reserve(pipe, counts)
+        return reserved(counts, await pipe.execute())
 
     async def current(self, groups: list[str]) -> dict[str, int]:
         """The last number reserved in each group (0 when none)."""

@@ -115,6 +115,15 @@ def test_numbers_are_reserved_per_group_without_overlap(transactional_db):
     assert _run(sequence.store().current([group]))[group] == before + 24
 
 
+def test_a_group_nobody_listens_to_still_takes_its_numbers(transactional_db):
+    # A socket joining meanwhile must find the counter where the senders left it.
+    group = f"test.empty.{threading.get_ident()}"
+    before = _run(sequence.store().current([group]))[group]
+    message = {"type": "ticket.message", "message": {"type": "ticket.report"}}
+    broadcast.send([(group, message), (group, message), (group, {"type": "access.changed"})])
+    assert _run(sequence.store().current([group]))[group] == before + 2
+
+
 # -- on a live socket ------------------------------------------------------------------------
 
 
