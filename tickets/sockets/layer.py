@@ -11,7 +11,7 @@ Requests, workers and the admin write events from threads without an event loop.
 through the asyncio API cost them a hand-over to a loop thread and two Redis round trips
 a group (its members, then the messages), even for a group nobody listens to; that was
 a sixth of an SMS delivery's CPU. `queue_members` and `queue_group_send` put the same
-commands as `group_send` (the same keys, expiry, capacity check and script) on a
+commands as `group_send` (the same keys, message format, expiry and capacity check) on a
 blocking pipeline, so a writer looks up all its groups in one round trip, and sends in
 a second only to the groups that have members.
 """
@@ -25,21 +25,22 @@ from channels_redis.core import RedisChannelLayer
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-# channels-redis's group_send script: each channel's queue takes the message while under
-# its capacity; the number of queues that were full comes back.
-_GROUP_SEND = """
-    local over_capacity = 0
-    local current_time = ARGV[#ARGV - 1]
-    local expiry = ARGV[#ARGV]
-    for i=1,#KEYS do
-        if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
-            redis.call('ZADD', KEYS[i], current_time, ARGV[i])
-            redis.call('EXPIRE', KEYS[i], expiry)
-        else
-            over_capacity = over_capacity + 1
-        end
+# Deliver one message to the queues of a group's members, as group_send does: a queue
+# already holding its capacity is skipped and counted. KEYS: the queues; ARGV: one
+# message per queue, then one capacity per queue, then the score and the expiry.
+_DELIVER = """
+local queues = #KEYS
+local score, expiry = ARGV[2 * queues + 1], ARGV[2 * queues + 2]
+local full = 0
+for i = 1, queues do
+    if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[queues + i]) then
+        full = full + 1
+    else
+        redis.call('ZADD', KEYS[i], score, ARGV[i])
+        redis.call('EXPIRE', KEYS[i], expiry)
     end
-    return over_capacity
+end
+return full
 """
 
 
@@ -101,6 +102,6 @@ class ChannelLayer(RedisChannelLayer):
             pipe.zremrangebyscore(key, min=0, max=int(now) - int(self.expiry))
         # A queue is read lowest score first: messages queued together keep their order.
         stamp = self._last_stamp = max(now, self._last_stamp + 1e-6)
-        pipe.eval(_GROUP_SEND, len(keys), *keys, *(serialized[k] for k in keys),
+        pipe.eval(_DELIVER, len(keys), *keys, *(serialized[k] for k in keys),
                   *(capacity[k] for k in keys), stamp, self.expiry)
         return len(keys) + 1
