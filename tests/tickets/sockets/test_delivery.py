@@ -214,7 +214,7 @@ def test_a_broken_channel_layer_never_costs_nor_holds_a_transition(city, setting
 
 
 @pytest.mark.parametrize("redis_at", ["refused", "hung"])
-def test_a_broken_redis_holds_a_writer_sending_directly_a_second_at_most(settings, redis_at, caplog):
+def test_a_broken_redis_never_holds_a_writer_sending_directly(settings, redis_at, caplog):
     # Requests and workers send through a blocking client of the layer's Redis, which
     # keeps the message numbers too. (A test Celery worker may have left the root at ERROR.)
     caplog.set_level(logging.WARNING, logger="tickets.broadcast")
@@ -228,7 +228,9 @@ def test_a_broken_redis_holds_a_writer_sending_directly_a_second_at_most(setting
         started = time.monotonic()
         broadcast.send([("dispatch", {"type": "ticket.message", "message": {"type": "ticket.report"}})])
         took = time.monotonic() - started
-    assert took < broadcast.SEND_TIMEOUT, took
+    # Each dial and answer waits a second at most; the bound here only says "never hangs"
+    # (the layer's own timeouts above are 10 s), with room for a busy machine.
+    assert took < 5, took
     assert "Live update not sent" in caplog.text
 
 
