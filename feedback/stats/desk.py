@@ -187,8 +187,10 @@ def stats_dashboard(request):
     totals = stats_sums(period=period, filters=filters)[None]
     at_risk = at_risk_by_unit(user=request.user)
     in_scope = filters.unit_ids
-    yellow = sum(y for unit_id, (y, _r) in at_risk.items() if in_scope is None or unit_id in in_scope)
-    red = sum(r for unit_id, (_y, r) in at_risk.items() if in_scope is None or unit_id in in_scope)
+    if at_risk is not None:
+        yellow = sum(y for unit_id, (y, _r) in at_risk.items() if in_scope is None or unit_id in in_scope)
+        red = sum(r for unit_id, (_y, r) in at_risk.items() if in_scope is None or unit_id in in_scope)
+        at_risk = (yellow, red)
     totals_table = _link(Table("totals", "", [], [Row([
         Cell(None, "", drill=rate.numerator, drill_all=rate.denominator) for rate in rates.RATES
     ])]), _base(request))
@@ -197,7 +199,7 @@ def stats_dashboard(request):
         summary=list(zip(summary(totals), totals_table.rows[0].cells, strict=True)),
         totals=totals, average_hours=hours(totals.average_hours), p90_hours=hours(totals.p90_hours),
         handling_formula=rates.HANDLING_FORMULA, bounces_formula=rates.BOUNCES_FORMULA,
-        at_risk=(yellow, red), tables=[_link(t, _base(request)) for t in tables.values()], exports=_exports(request),
+        at_risk=at_risk, tables=[_link(t, _base(request)) for t in tables.values()], exports=_exports(request),
         **_choices(request, period),
     ))
 

@@ -44,8 +44,9 @@ MAX_PERIOD_DAYS = 731
 DRILL_PAGE = 50
 DRILL_MAX_ROWS = 10_000
 EXPORT_MAX_ROWS = 10_000
-# The city's tickets at risk are counted by a periodic task every 30 s; a page counts
-# them itself only when no count this recent is kept (the task stopped, a cold cache).
+# The city's tickets at risk are counted by a periodic task every 30 s, never by a page
+# (at a city's scale a count takes seconds): with no count this recent kept (the task
+# stopped, a cold cache), the pages say the figure is not counted yet.
 AT_RISK_KEY = "stats-at-risk"
 AT_RISK_SECONDS = 90
 # Dates a period may take: a typo like 0202 or 20260 is refused rather than read.
@@ -424,7 +425,6 @@ def at_risk_count(*, now: dt.datetime | None = None) -> dict[int, tuple[int, int
     return counts
 
 
-def at_risk_counts() -> dict[int, tuple[int, int]]:
-    """Return the city's tickets at risk per unit as last counted (counting them now if no count is kept)."""
-    counts = cache.get(AT_RISK_KEY)
-    return counts if counts is not None else at_risk_count()
+def at_risk_counts() -> dict[int, tuple[int, int]] | None:
+    """Return the city's tickets at risk per unit as last counted by the periodic task (None: no count kept)."""
+    return cache.get(AT_RISK_KEY)

@@ -212,8 +212,11 @@ def figure_cells(figures: Figures, columns: list[Column]) -> list[Cell]:
         elif column.key == "p90_hours":
             cells.append(Cell(_round(figures.p90_hours), numbers.hours(figures.p90_hours), drill=column.counters))
         elif column.key == "at_risk":
-            yellow, red = figures.at_risk or (0, 0)
-            cells.append(Cell(f"{yellow}/{red}", f"{yellow} / {red}"))
+            if figures.at_risk is None:
+                cells.append(Cell(None, "—", title=gettext("Not counted yet")))
+            else:
+                yellow, red = figures.at_risk
+                cells.append(Cell(f"{yellow}/{red}", f"{yellow} / {red}"))
         else:
             cells.append(_count(figures, column.key, numbers))
     return cells
@@ -225,15 +228,15 @@ def _round(value: float | None) -> float | None:
 
 # -- the tables of the staff dashboard -----------------------------------------------------------
 
-def at_risk_by_unit(*, user) -> dict[int, tuple[int, int]]:
-    """Return the tickets at risk now per unit that the user may see, (yellow, red).
+def at_risk_by_unit(*, user) -> dict[int, tuple[int, int]] | None:
+    """Return the tickets at risk now per unit that the user may see, (yellow, red); None when not counted yet.
 
     The city's counts come from at_risk_counts (kept fresh by a periodic task); a user
     sees the units of their scope, which is all that ticket_visible_to narrows by.
     """
     scope = staff_scope(user)
     counts = at_risk_counts()
-    if scope.sees_all:
+    if counts is None or scope.sees_all:
         return counts
     return {unit_id: pair for unit_id, pair in counts.items() if unit_id in scope.visible_unit_ids}
 
@@ -251,9 +254,11 @@ def units_table(*, user, period: Period, filters: Filters, unit_sums: dict | Non
     units = [u for u in Unit.objects.exclude(kind=UnitKind.CENTRE).order_by("path")
              if shown_ids is None or u.id in shown_ids]
     # Each unit shown adds its own figures to its row and to the row of each ancestor shown.
-    totals = {unit.path: Figures(key=unit.id, counters=dict.fromkeys(COUNTERS, 0), at_risk=(0, 0)) for unit in units}
+    counted = at_risk is not None
+    totals = {unit.path: Figures(key=unit.id, counters=dict.fromkeys(COUNTERS, 0), at_risk=(0, 0) if counted else None)
+              for unit in units}
     for unit in units:
-        figures, (yellow, red) = own.get(unit.id), at_risk.get(unit.id, (0, 0))
+        figures, (yellow, red) = own.get(unit.id), (at_risk or {}).get(unit.id, (0, 0))
         if figures is None and not (yellow or red):
             continue
         codes = unit.path.strip("/").split("/")
@@ -263,12 +268,13 @@ def units_table(*, user, period: Period, filters: Filters, unit_sums: dict | Non
                 continue
             if figures is not None:
                 total.add(figures)
-            total.at_risk = (total.at_risk[0] + yellow, total.at_risk[1] + red)
+            if counted:
+                total.at_risk = (total.at_risk[0] + yellow, total.at_risk[1] + red)
     rows = []
     columns = figure_columns(with_risk=True)
     for unit in units:
         total = totals[unit.path]
-        if not any(total.counters.values()) and not any(total.at_risk):
+        if not any(total.counters.values()) and not any(total.at_risk or ()):
             continue  # 121 units: a row only for those with something to show
         depth = unit.path.strip("/").count("/") - 1
         rows.append(Row([Cell(unit.name, unit.name), *figure_cells(total, columns)], depth=max(depth, 0),

@@ -162,3 +162,30 @@ def test_tickets_at_risk_are_counted_by_the_periodic_task_and_shown_within_each_
     assert browse(city.dispatcher).get("/desk/stats/").context["at_risk"] == (1, 1)
     stats_at_risk_task()
     assert browse(city.dispatcher).get("/desk/stats/").context["at_risk"] == (2, 1)
+
+
+def test_with_no_count_of_the_tickets_at_risk_kept_the_page_says_so_and_counts_nothing(city, browse):
+    import datetime as dt
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from feedback.stats.rollup import stats_catch_up
+    from feedback.stats.selectors import AT_RISK_KEY
+    from tests.factories import make_ticket
+    from tickets.models import State, Ticket
+
+    late = make_ticket(city, State.DISPATCHED, unit=city.street)
+    now = timezone.now()
+    Ticket.objects.filter(id=late.id).update(warn_at=now - dt.timedelta(hours=3), due_at=now - dt.timedelta(hours=1))
+    stats_catch_up()  # the street's row: the dispatch it received
+    cache.delete(AT_RISK_KEY)  # the periodic task has not run (stopped, or a cold cache)
+
+    page = browse(city.dispatcher).get("/desk/stats/")
+
+    assert page.status_code == 200
+    assert page.context["at_risk"] is None
+    assert "not counted yet" in page.content.decode()
+    rows = {row.cells[0].value: row.cells[-1] for row in page.context["tables"][0].rows}
+    assert rows[city.street.name].text == "—"
+    assert cache.get(AT_RISK_KEY) is None  # the page left the counting to the task
