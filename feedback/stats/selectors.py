@@ -189,7 +189,6 @@ def _rows(period: Period, filters: Filters, by: str | None, *, daily: bool = Fal
     return rows
 
 
-_GROUP_COLUMN = {BY_UNIT: "unit_id", BY_CATEGORY: "category_id", BY_DISTRICT: "district_id"}
 
 
 @dataclass
@@ -225,6 +224,11 @@ def _empty(key) -> Figures:
     return Figures(key=key, counters=dict.fromkeys(COUNTERS, 0))
 
 
+def _summed(key, row: dict) -> Figures:
+    """The figures of one row of sums (a sum over no rows is NULL: 0)."""
+    return Figures(key=key, counters={name: row[name] or 0 for name in COUNTERS})
+
+
 _SUMS = {name: Sum(name) for name in COUNTERS}
 
 
@@ -235,13 +239,8 @@ def stats_sums(*, period: Period, filters: Filters, by: str | None = None) -> di
     rows = _rows(period, filters, by)
     if by is None:
         # values() with no field would group by every column: one aggregate instead.
-        total = rows.aggregate(**_SUMS)
-        return {None: Figures(key=None, counters={name: total[name] or 0 for name in COUNTERS})}
-    column = _GROUP_COLUMN[by]
-    return {
-        row[column]: Figures(key=row[column], counters={name: row[name] or 0 for name in COUNTERS})
-        for row in rows.values(column).annotate(**_SUMS)
-    }
+        return {None: _summed(None, rows.aggregate(**_SUMS))}
+    return {row["category_id"]: _summed(row["category_id"], row) for row in rows.values("category_id").annotate(**_SUMS)}
 
 
 def stats_unit_sums(*, period: Period, filters: Filters) -> dict[tuple[int, int], Figures]:
@@ -251,11 +250,8 @@ def stats_unit_sums(*, period: Period, filters: Filters) -> dict[tuple[int, int]
     A unit has one district, but its facts keep the district it had when they were
     counted, so a unit moved to another district counts in each for its own days.
     """
-    return {
-        (row["unit_id"], row["district_id"]): Figures(
-            key=(row["unit_id"], row["district_id"]), counters={name: row[name] or 0 for name in COUNTERS})
-        for row in _rows(period, filters, BY_UNIT).values("unit_id", "district_id").annotate(**_SUMS)
-    }
+    rows = _rows(period, filters, BY_UNIT).values("unit_id", "district_id").annotate(**_SUMS)
+    return {(row["unit_id"], row["district_id"]): _summed((row["unit_id"], row["district_id"]), row) for row in rows}
 
 
 def regroup(unit_sums: dict[tuple[int, int], Figures], by: str) -> dict[object, Figures]:
