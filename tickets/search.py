@@ -10,12 +10,19 @@ UPPER(address) (migration 0004) find a rare term's tickets at once but fetch and
 every match of a common one. The planner can only guess a term's frequency, so the
 choice is not left to it: the newest tickets before the cursor, a range of
 RECENT_WINDOW ids of the primary key, are tested first (a common term fills its page
-there, at the same cost for any user's scope); only when they hold too few matches are
-the trigram indexes asked for the rest, and a term that filled no page among the newest
-tickets has few matches to fetch and sort.
+there); only when they hold too few matches are the trigram indexes asked for the rest,
+and a term that filled no page among the newest tickets has few matches to fetch and
+sort.
+
+A handler or a supervisor sees a few units' tickets, a small share of the city's
+newest: a term common in their units would often fill no page among the city's newest,
+and then every match in the city would be fetched from the trigram indexes to be
+checked against their units. Their window is their units' own newest tickets instead
+(SCOPE_WINDOW of them, found on the index on unit and id).
 """
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -24,6 +31,7 @@ from django.db.models.functions import StrIndex, Upper
 from django.db.models.lookups import GreaterThan
 from django.utils.translation import gettext
 
+from departments.selectors import staff_scope
 from tickets.errors import InvalidInput
 from tickets.models import Ticket
 from tickets.selectors import sees_personal_data, ticket_visible_to
@@ -37,6 +45,12 @@ MAX_LENGTH = 100
 # indexes are asked: a term matching fewer than a page in them (about 1 in 800 for
 # a page of 25) has at most N / 800 matches in N tickets to fetch and sort.
 RECENT_WINDOW = 20_000
+# A handler's or a supervisor's window: this many of their units' newest tickets. They
+# lie on as many pages as tickets (a unit's tickets are spread over the table), where
+# the city's newest lie together, so the window is smaller than RECENT_WINDOW.
+SCOPE_WINDOW = 10_000
+# A scope of more units than this (a large district) is walked as the city is.
+SCOPE_MAX_UNITS = 64
 # What the trigram query may hold in memory (PostgreSQL's work_mem) for its bitmaps.
 BITMAP_MEMORY = "64MB"
 PAGE_SIZE = 25
@@ -112,24 +126,42 @@ def _scanned_condition(text: str) -> Q:
 
 
 def text_matches(tickets: QuerySet[Ticket], text: str, *, limit: int, before: int | None = None,
-                 after: int | None = None) -> TextMatches:
+                 after: int | None = None, units: Collection[int] | None = None) -> TextMatches:
     """Return the ids of up to `limit` tickets whose description or address holds `text`.
 
     Newest first below `before` (the next page), or oldest first above `after` (the
     previous page, read backwards); `tickets` is already narrowed to what the user may
-    see and to any other filter.
+    see and to any other filter. `units`, when `tickets` holds only those units'
+    tickets (a handler's or a supervisor's scope), makes the first window their newest
+    tickets instead of the city's.
     """
     newest_first = after is None
+    scoped = newest_first and units is not None and 0 < len(units) <= SCOPE_MAX_UNITS
     if newest_first:
         top = before if before is not None else _newest_id() + 1
-        window, beyond = Q(id__gte=top - RECENT_WINDOW, id__lt=top), Q(id__lt=top - RECENT_WINDOW)
         order = "-id"
+        if scoped:
+            bound = _scope_bound(units, top)
+            window = Q(id__lt=top) if bound is None else Q(id__gte=bound, id__lt=top)
+            beyond = Q(pk__in=[]) if bound is None else Q(id__lt=bound)
+        else:
+            window, beyond = Q(id__gte=top - RECENT_WINDOW, id__lt=top), Q(id__lt=top - RECENT_WINDOW)
     else:
         window, beyond = Q(id__gt=after, id__lte=after + RECENT_WINDOW), Q(id__gt=after + RECENT_WINDOW)
         order = "id"
-    found = list(
-        tickets.filter(window).filter(_scanned_condition(text)).order_by(order).values_list("id", flat=True)[:limit]
-    )
+    in_window = tickets.filter(window).filter(_scanned_condition(text)).order_by(order).values_list("id", flat=True)
+    if scoped and connection.vendor == "postgresql":
+        with transaction.atomic():
+            # The scope's window is read from the index on (unit, id), every ticket of it:
+            # walking the primary key instead, through the other units' tickets too, stops
+            # early for a common term but reads some 25 times the window for a rare one.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_indexscan = off")
+                found = list(in_window[:limit])
+                # Within a caller's transaction the setting would outlive this block.
+                cursor.execute("SET LOCAL enable_indexscan = on")
+    else:
+        found = list(in_window[:limit])
     if len(found) >= limit:
         return TextMatches(found, is_partial=False)
     rest = tickets.filter(beyond)
@@ -154,6 +186,28 @@ def text_matches(tickets: QuerySet[Ticket], text: str, *, limit: int, before: in
     return TextMatches(found, is_partial=False)
 
 
+def _scope_bound(units: Collection[int], top: int) -> int | None:
+    """Return the id of the units' SCOPE_WINDOW-th newest ticket below `top`, None if they have fewer.
+
+    On PostgreSQL each unit's newest ids come in order from the index on (unit, id) and
+    are merged, so no more than the window is read; `unit_id IN (...)` would read and
+    sort every ticket the units ever had.
+    """
+    if connection.vendor != "postgresql" or len(units) == 1:
+        newest = Ticket.objects.filter(unit_id__in=units, id__lt=top).order_by("-id").values_list("id", flat=True)
+        return next(iter(newest[SCOPE_WINDOW - 1:SCOPE_WINDOW]), None)
+    branch = f"(SELECT id FROM {Ticket._meta.db_table} WHERE unit_id = %s AND id < %s ORDER BY id DESC LIMIT %s)"
+    ordered = sorted(units)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM ({' UNION ALL '.join([branch] * len(ordered))}) AS newest"
+            " ORDER BY id DESC OFFSET %s LIMIT 1",
+            [value for unit in ordered for value in (unit, top, SCOPE_WINDOW)] + [SCOPE_WINDOW - 1],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def ticket_search(tickets: QuerySet[Ticket], *, user, term: str, limit: int, before: int | None = None,
                   after: int | None = None) -> QuerySet[Ticket]:
     """Narrow `tickets` to those matching what staff typed (the admin's search box, the API's q).
@@ -164,7 +218,14 @@ def ticket_search(tickets: QuerySet[Ticket], *, user, term: str, limit: int, bef
     parsed = parse_search_term(term, user=user)
     if parsed.kind != TEXT:
         return tickets.filter(search_condition(parsed))
-    return tickets.filter(id__in=text_matches(tickets, parsed.value, limit=limit, before=before, after=after).ids)
+    matches = text_matches(tickets, parsed.value, limit=limit, before=before, after=after, units=_units_of(user))
+    return tickets.filter(id__in=matches.ids)
+
+
+def _units_of(user) -> frozenset[int] | None:
+    """Return the units whose tickets the user sees, None for the whole city (the centre)."""
+    scope = staff_scope(user)
+    return None if scope.sees_all else scope.visible_unit_ids
 
 
 def _newest_id() -> int:
@@ -183,7 +244,7 @@ def ticket_archive_search(*, user, text: str, before: int | None = None,
     tickets = ticket_visible_to(user)
     is_partial = False
     if term.kind == TEXT:
-        matches = text_matches(tickets, term.value, limit=page_size + 1, before=before)
+        matches = text_matches(tickets, term.value, limit=page_size + 1, before=before, units=_units_of(user))
         tickets, is_partial = tickets.filter(id__in=matches.ids), matches.is_partial
     else:
         tickets = tickets.filter(search_condition(term))

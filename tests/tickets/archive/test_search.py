@@ -258,6 +258,66 @@ def test_a_rare_term_is_read_from_the_trigram_indexes_and_the_newest_tickets_fro
     assert "ticket_address_upper_trgm" in _plan(indexed) and "ticket_description_upper_trgm" in _plan(indexed)
 
 
+
+def _spread(city, count: int) -> None:
+    """Write `count` tickets over four units, a unit's tickets among the others' as in a city."""
+    from tickets.datagen import PHRASES, ROADS
+
+    units = [city.bureau, city.street, city.other_bureau, city.district]
+    Ticket.objects.bulk_create(
+        Ticket(number=f"2601029{n:06d}", channel=Channel.WEB, category=city.category, access_code_hash="-",
+               state=State.IN_PROGRESS, unit=units[n % 4],
+               description=f"{PHRASES[n % 7]}（{n}）", address=f"{ROADS[n % 5]}{n % 13}号")
+        for n in range(count)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tickets_ticket")
+
+
+@pytest.mark.parametrize("who", ["handler", "supervisor"])
+def test_a_scoped_search_walks_the_units_own_newest_tickets_and_finds_what_a_full_scan_finds(
+    city, monkeypatch, who
+):
+    from django.db.models import Q
+
+    from tickets.datagen import PHRASES, ROADS
+
+    monkeypatch.setattr(search, "RECENT_WINDOW", 40)
+    monkeypatch.setattr(search, "SCOPE_WINDOW", 30)
+    monkeypatch.setattr(search, "PAGE_SIZE", 7)
+    _spread(city, 700)
+    user = getattr(city, who)
+    visible = search.ticket_visible_to(user)
+    common, rare, short = PHRASES[3].split("，")[0], f"{ROADS[2]}7号", "停水"
+
+    for term in (common, rare, short):
+        expected = list(
+            visible.filter(Q(description__icontains=term) | Q(address__icontains=term))
+            .order_by("-id").values_list("number", flat=True)
+        )
+        seen, before, partial = [], None, False
+        while True:
+            page = search.ticket_archive_search(user=user, text=term, before=before)
+            seen += [ticket.number for ticket in page.tickets]
+            partial |= page.is_partial
+            if page.next_before is None:
+                break
+            before = page.next_before
+        # A term without a trigram is looked for in the window only, and says so.
+        assert partial == (term == short), term
+        assert seen == (expected[: len(seen)] if partial else expected) and seen, term
+
+    with CaptureQueriesContext(connection) as queries:
+        search.ticket_archive_search(user=user, text=common)
+    walked = next(q["sql"] for q in queries.captured_queries if "STRPOS" in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("EXPLAIN " + walked)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("ROLLBACK")
+    assert "ticket_unit_id" in plan and "tickets_ticket_pkey" not in plan
+
 # -- the back office's list --------------------------------------------------------------------
 
 def test_the_admin_list_finds_an_archived_ticket_by_words_from_its_default_queue(browse, city, archived):
