@@ -23,6 +23,7 @@ checked against their units. Their window is their units' own newest tickets ins
 
 import re
 from collections.abc import Collection
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -150,17 +151,10 @@ def text_matches(tickets: QuerySet[Ticket], text: str, *, limit: int, before: in
         window, beyond = Q(id__gt=after, id__lte=after + RECENT_WINDOW), Q(id__gt=after + RECENT_WINDOW)
         order = "id"
     in_window = tickets.filter(window).filter(_scanned_condition(text)).order_by(order).values_list("id", flat=True)
-    if scoped and connection.vendor == "postgresql":
-        with transaction.atomic():
-            # The scope's window is read from the index on (unit, id), every ticket of it:
-            # walking the primary key instead, through the other units' tickets too, stops
-            # early for a common term but reads some 25 times the window for a rare one.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL enable_indexscan = off")
-                found = list(in_window[:limit])
-                # Within a caller's transaction the setting would outlive this block.
-                cursor.execute("SET LOCAL enable_indexscan = on")
-    else:
+    # The scope's window is read from the index on (unit, id), every ticket of it: walking
+    # the primary key instead, through the other units' tickets too, stops early for a
+    # common term but reads some 25 times the window for a rare one.
+    with _planner_settings(enable_indexscan="off") if scoped else nullcontext():
         found = list(in_window[:limit])
     if len(found) >= limit:
         return TextMatches(found, is_partial=False)
@@ -173,17 +167,34 @@ def text_matches(tickets: QuerySet[Ticket], text: str, *, limit: int, before: in
     key = ExpressionWrapper(F("id") + 0, output_field=IntegerField())
     rest = rest.filter(search_condition(SearchTerm(TEXT, text)))
     rest = rest.order_by(key.desc() if newest_first else key.asc())
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # A term common in the city but rare in a unit is found by ANDing two bitmaps of
-            # some 400,000 pages each at ten million tickets. Beyond work_mem (4 MB by
-            # default) they turn lossy and the scan rechecks every ticket of the unit: ten
-            # times slower. SET LOCAL ends with the transaction: this block's, unless the
-            # caller holds one.
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL work_mem = '{BITMAP_MEMORY}'")
+    # A term common in the city but rare in a unit is found by ANDing two bitmaps of some
+    # 400,000 pages each at ten million tickets. Beyond work_mem (4 MB by default) they
+    # turn lossy and the scan rechecks every ticket of the unit: ten times slower.
+    with _planner_settings(work_mem=BITMAP_MEMORY):
         found += list(rest.values_list("id", flat=True)[: limit - len(found)])
     return TextMatches(found, is_partial=False)
+
+
+@contextmanager
+def _planner_settings(**settings: str):
+    """Run the block's queries with these PostgreSQL settings, as they were again after it.
+
+    In a transaction of the block's own, or a savepoint of the caller's: a setting made
+    with set_config(..., true) ends with the transaction, which may be the caller's, so
+    each is put back to what it was. Other databases ignore the settings.
+    """
+    with transaction.atomic():
+        if connection.vendor != "postgresql":
+            yield
+            return
+        with connection.cursor() as cursor:
+            before = {}
+            for name, value in settings.items():
+                cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, value])
+                before[name] = cursor.fetchone()[0]
+            yield
+            for name, value in before.items():
+                cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 def _scope_bound(units: Collection[int], top: int) -> int | None:

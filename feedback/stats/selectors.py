@@ -189,8 +189,6 @@ def _rows(period: Period, filters: Filters, by: str | None, *, daily: bool = Fal
     return rows
 
 
-
-
 @dataclass
 class Figures:
     """The counters of one row of a table (its histogram of handling times among them) and the figures made of them."""

@@ -258,7 +258,6 @@ def test_a_rare_term_is_read_from_the_trigram_indexes_and_the_newest_tickets_fro
     assert "ticket_address_upper_trgm" in _plan(indexed) and "ticket_description_upper_trgm" in _plan(indexed)
 
 
-
 def _spread(city, count: int) -> None:
     """Write `count` tickets over four units, a unit's tickets among the others' as in a city."""
     from tickets.datagen import PHRASES, ROADS
@@ -317,6 +316,7 @@ def test_a_scoped_search_walks_the_units_own_newest_tickets_and_finds_what_a_ful
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("ROLLBACK")
     assert "ticket_unit_id" in plan and "tickets_ticket_pkey" not in plan
+
 
 # -- the back office's list --------------------------------------------------------------------
 
