@@ -47,7 +47,8 @@ stage (signature, JSON, queries, COMMIT, broadcast, Celery publish), the hottest
 It uses its own database (DATABASE_URL with the name replaced by minhu_bench_intake,
 created, migrated and seeded when missing; each run adds its tickets, and the tables
 intake writes are vacuumed and analysed before each server's run and before --profile,
-as autovacuum would keep them) and its own Redis database (13, emptied at the start).
+and analysed before each phase where autovacuum would, as it keeps them on a production
+server) and its own Redis database (13, emptied at the start).
 """
 
 import argparse
@@ -668,6 +669,33 @@ def vacuum_analyze() -> float:
     return time.perf_counter() - started
 
 
+def analyze_as_autovacuum_would() -> list[str]:
+    """ANALYZE the intake tables autovacuum would analyse now; return their names.
+
+    Autovacuum analyses a table once more rows changed than its threshold (50 rows and
+    10 % of the table, by default). Each ANALYZE makes the servers' connections plan their
+    statements afresh: a plan made while a table was nearly empty (a new database) reads
+    the whole table where an index would find one row, and the foreign key checks at every
+    COMMIT would then slow down with each ticket (4.6 ms of PostgreSQL's CPU a ticket at
+    23,000 tickets, against 2.2 ms at the start, on a database this benchmark created).
+    A machine that runs PostgreSQL without autovacuum gets it here, between phases.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
+            " WHERE s.relname = ANY(%s) AND s.n_mod_since_analyze >"
+            " current_setting('autovacuum_analyze_threshold')::float"
+            " + current_setting('autovacuum_analyze_scale_factor')::float * greatest(c.reltuples, 0)",
+            [INTAKE_TABLES],
+        )
+        due = sorted(row[0] for row in cursor.fetchall())
+        if due:
+            cursor.execute(f"ANALYZE {', '.join(due)}")
+    return due
+
+
 def others_busy(seconds: float = 3.0) -> float:
     """Return the share of one core the machine's processes used over `seconds`, idle here."""
     before = _machine_busy()
@@ -710,6 +738,7 @@ def run_server(server_kind: str, env: dict[str, str], args, api_key: str, staff_
             (sms if k == "sms" else open311).extend(warm.done)
         for round_ in range(1, args.rounds + 1):
             for k in kinds:
+                analyze_as_autovacuum_would()
                 phase = deliver(server, f"{'SMS' if k == 'sms' else 'Open311 POST'} #{round_}",
                                 make(k, f"r{round_}", args.requests),
                                 connections=args.connections, seconds=args.seconds)
@@ -719,6 +748,7 @@ def run_server(server_kind: str, env: dict[str, str], args, api_key: str, staff_
                       f"p50 {phase.latency(50):6.1f} ms  p99 {phase.latency(99):6.1f} ms  {phase.verdict}",
                       flush=True)
         if "sms" in kinds and args.py_spy:
+            analyze_as_autovacuum_would()
             sampler = Sampler(server)
             phase = deliver(server, "SMS, sampled", make("sms", "s", args.requests),
                             connections=args.connections, seconds=args.seconds)
@@ -729,6 +759,7 @@ def run_server(server_kind: str, env: dict[str, str], args, api_key: str, staff_
             print(f"  {server_kind:<8} {phase.name:<17} {phase.per_second:6.0f} tickets/s under py-spy "
                   f"({sum(n for _, n in stacks):,} samples in {sampler.output})", flush=True)
         if "sms" in kinds and args.duplicates > 0:
+            analyze_as_autovacuum_would()
             fresh = make("sms", "d", round(args.dup_requests * (1 - args.duplicates)))
             mixed = with_repeats(fresh, [d for d in sms if d.status in (200, 201)], args.duplicates, rng)
             phase = deliver(server, f"SMS, {args.duplicates:.0%} repeats", mixed,
