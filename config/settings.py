@@ -88,6 +88,9 @@ if DATABASE_URL:
     is_postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     if is_postgresql and env_bool("DB_SERVER_SIDE_BINDING", True):
         DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
+    if is_postgresql:
+        # Django's backend, its health check without a round trip (config/postgresql).
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
 else:
     DATABASES = {
         "default": {
