@@ -3,7 +3,7 @@
 A dispatch's events go to five groups (the centre, the unit, two tree levels, the
 ticket). A WSGI worker sends them after the commit, synchronously, so their sending
 is added to the response time. This sends the same five messages N times from a
-plain thread, as a gunicorn worker does, two ways:
+plain thread, as a web server worker does, two ways:
 
 - through `tickets.broadcast.send` (a blocking pipeline on the process's kept Redis connections);
 - through `async_to_sync`, which runs each send on a new event loop with new Redis

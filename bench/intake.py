@@ -1,6 +1,6 @@
 """Benchmark intake: signed SMS webhook deliveries and Open311 POSTs becoming tickets.
 
-    .venv/bin/python bench/intake.py [--server uvicorn|gunicorn|both] [--asgi-db per-request|pool]
+    .venv/bin/python bench/intake.py [--server uvicorn|granian|both] [--asgi-db per-request|pool]
                                      [--connections 32] [--requests 6000] [--seconds 20]
                                      [--rounds 2] [--warmup 320] [--duplicates 0.2]
                                      [--dup-requests 2000] [--only sms|open311] [--py-spy]
@@ -10,8 +10,9 @@
 32 gateway connections on loopback, each sending its next delivery as soon as the last
 is answered, against the production servers started here as subprocesses: the ASGI
 application under uvicorn (`--workers 2`, uvloop and httptools, no access log), and
-the README's server for webhooks, `gunicorn config.wsgi` with gunicorn.conf.py (threads
-that keep the connections alive, persistent database connections). `--server both` (the default) measures one after the other.
+the README's server for webhooks, `python -m config.http` (granian serving WSGI with
+its production defaults: connections kept alive, threads with persistent database
+connections). `--server both` (the default) measures one after the other.
 Under uvicorn every request's sync code runs in a thread of its own and a persistent
 database connection stays with its thread, so DB_CONN_MAX_AGE=600 leaks one connection
 a request until PostgreSQL refuses everyone ("too many clients"): uvicorn gets a new
@@ -271,9 +272,8 @@ def start_server(kind: str, env: dict[str, str], asgi_db: str) -> Server:
         # PostgreSQL refuses more ("too many clients"), for every user of that server.
         env = {**env, "DB_CONN_MAX_AGE": "0"}
     else:
-        # As production runs it: gunicorn.conf.py's workers, threads and keep-alive.
-        command = [str(bin_dir / "gunicorn"), "config.wsgi", "-c", str(prepare.ROOT / "gunicorn.conf.py"),
-                   "-b", f"127.0.0.1:{port}"]
+        # As production runs it: config.http's workers, threads and keep-alive.
+        command = [sys.executable, "-m", "config.http", "--host", "127.0.0.1", "--port", str(port)]
     return Server(f"intake-{kind}", command, port, env, 4096)
 
 
@@ -341,8 +341,8 @@ class CpuWatch:
 
 class Connection(Http):
     """bench/ws.py's HTTP/1.1 connection, kept alive while the server allows, sending a
-    gateway's body and headers; it counts its dials (gunicorn's sync workers close the
-    connection after each answer, so the next request dials again)."""
+    gateway's body and headers; it counts its dials (a server that closes the
+    connection after each answer makes the next request dial again)."""
 
     def __init__(self, port: int):
         super().__init__(port, token="")
@@ -1041,9 +1041,9 @@ def _staff_token() -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", choices=["uvicorn", "gunicorn", "both"], default="both",
-                        help="uvicorn --workers 2 (the ASGI server), gunicorn -w 4 (the README's "
-                             "server for webhooks), or both one after the other (default)")
+    parser.add_argument("--server", choices=["uvicorn", "granian", "both"], default="both",
+                        help="uvicorn --workers 2 (the ASGI server), granian (python -m config.http, the "
+                             "README's server for webhooks), or both one after the other (default)")
     parser.add_argument("--asgi-db", choices=["per-request", "pool"], default="per-request",
                         help="uvicorn's database connections: a new one per request (DB_CONN_MAX_AGE=0, "
                              "the default: persistent ones leak under ASGI), or psycopg's pool, "
@@ -1097,7 +1097,7 @@ def main(argv=None) -> int:
         profile(args.profile)
         return 0
 
-    if args.asgi_db == "pool" and args.server != "gunicorn":
+    if args.asgi_db == "pool" and args.server != "granian":
         import importlib.util
 
         if importlib.util.find_spec("psycopg_pool") is None:
@@ -1110,7 +1110,7 @@ def main(argv=None) -> int:
            "SECRET_KEY": "bench-only", "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
            "MINHU_INTAKE_SECRET_SMS": SMS_SECRET, "MINHU_OPEN311_RATE": "1000000/m"}
     tag = f"bench-{int(time.time())}"
-    servers = ["uvicorn", "gunicorn"] if args.server == "both" else [args.server]
+    servers = ["uvicorn", "granian"] if args.server == "both" else [args.server]
     runs = []
     for kind in servers:
         _rule(f"run: {kind}, {args.connections} connections, {args.rounds} rounds of "

@@ -1,14 +1,14 @@
 """Benchmark live delivery: how long a dispatch takes to reach every socket that should hear it.
 
     .venv/bin/python bench/ws.py [--tickets 1000] [--per-unit 10] [--citizens 200]
-                                 [--clients 8] [--rate N] [--api gunicorn|uvicorn]
-                                 [--api-workers 4] [--no-deflate] [--shared-cores]
+                                 [--clients 8] [--rate N] [--api granian|uvicorn]
+                                 [--api-workers N] [--no-deflate] [--shared-cores]
     .venv/bin/python bench/run.py --only ws        (the same, with the defaults)
 
 121 units with 10 connected staff sockets each, 200 citizen tracking sockets and the
 dispatch centre's socket, on loopback, against the production ASGI server (uvicorn, one
 worker process, Redis channel layer, no permessage-deflate). 1,000 accepted tickets are
-dispatched through the API, which runs as in production under gunicorn (`--api uvicorn`
+dispatched through the API, which runs as in production under granian (`--api uvicorn`
 sends it to the sockets' own process instead). As production keeps the socket servers
 apart from the API, the ASGI process gets the last core to itself and the API and this
 client the others; `--shared-cores` lets them all compete for every core. A message's delay is its arrival at a socket minus the arrival of
@@ -266,7 +266,7 @@ class Server:
 
 def start_servers(env: dict[str, str], needed_files: int, *, api: str,
                   api_workers: int) -> dict[str, Server]:
-    """Start the ASGI server, and gunicorn for the API unless the ASGI server serves it too;
+    """Start the ASGI server, and granian for the API unless the ASGI server serves it too;
     return them by role ("asgi", "api": the same server when it does both)."""
     bin_dir = Path(sys.executable).parent
     port = _free_port()
@@ -275,11 +275,11 @@ def start_servers(env: dict[str, str], needed_files: int, *, api: str,
         "--port", str(port), "--workers", "1", "--ws-max-size", "65536", "--ws-per-message-deflate", "false",
     ], port, env, needed_files)
     servers = {"asgi": asgi, "api": asgi}
-    if api == "gunicorn":
+    if api == "granian":
         port = _free_port()
+        workers = ["--workers", str(api_workers)] if api_workers else []
         servers["api"] = Server("wsgi", [
-            str(bin_dir / "gunicorn"), "config.wsgi", "-w", str(api_workers),
-            "-b", f"127.0.0.1:{port}",
+            sys.executable, "-m", "config.http", "--host", "127.0.0.1", "--port", str(port), *workers,
         ], port, env, needed_files)
     return servers
 
@@ -377,7 +377,7 @@ class Http:
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
         self.writer.write(head.encode("latin-1") + body)
         status, headers, data = await _read_response(self.reader)
-        if headers.get("connection", "").lower() == "close":  # gunicorn's sync workers
+        if headers.get("connection", "").lower() == "close":  # a server that closes after each answer
             self.close()
         return status, data
 
@@ -552,12 +552,12 @@ def _give_the_sockets_a_core(asgi: Server, api: Server) -> str:
     Redis still run anywhere)."""
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2 or api is asgi:
-        return "not pinned (needs 2 cores and the API under gunicorn)"
+        return "not pinned (needs 2 cores and the API under granian)"
     own, rest = {cores[-1]}, set(cores[:-1])
     os.sched_setaffinity(asgi.pid, own)
     for pid in [api.pid, *_children(api.pid), os.getpid()]:
         os.sched_setaffinity(pid, rest)
-    return f"uvicorn on core {cores[-1]}; gunicorn and this client on {sorted(rest)}"
+    return f"uvicorn on core {cores[-1]}; granian and this client on {sorted(rest)}"
 
 
 async def drive(servers: dict[str, Server], plan: Plan, *, clients: int, rate: float | None,
@@ -827,8 +827,8 @@ def report(plan: Plan, run: Run, servers: dict[str, Server], *, compression: str
           f"(% of one core):")
     shares = [("uvicorn (sockets" + (")" if api is not asgi else " and API)"), cpu["asgi"])]
     if api is not asgi:
-        workers = api.command[api.command.index("-w") + 1]
-        shares.append((f"gunicorn (API, {workers} workers)", cpu["api"]))
+        workers = len(_children(api.pid))
+        shares.append((f"granian (API, {workers} workers)", cpu["api"]))
     shares += [
         ("this client (every socket and API client)", cpu["client"]),
         (f"PostgreSQL backends of {DATABASE_NAME}", cpu["postgres"]),
@@ -875,11 +875,11 @@ def main(argv=None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="concurrent API clients (default 8)")
     parser.add_argument("--rate", type=float,
                         help="dispatches a second in all (default: as fast as the clients go)")
-    parser.add_argument("--api", choices=["gunicorn", "uvicorn"], default="gunicorn",
-                        help="serve the API under gunicorn as in production (default), or from "
+    parser.add_argument("--api", choices=["granian", "uvicorn"], default="granian",
+                        help="serve the API under granian as in production (default), or from "
                              "the sockets' uvicorn process")
-    parser.add_argument("--api-workers", type=int, default=4,
-                        help="gunicorn sync workers (default 4, as in the README)")
+    parser.add_argument("--api-workers", type=int,
+                        help="granian's worker processes (default: config.http's, one per core)")
     parser.add_argument("--shared-cores", action="store_true",
                         help="let every process run on any core; by default the ASGI process has "
                              "the last core to itself and the API and this client the others, as "

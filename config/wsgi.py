@@ -1,4 +1,4 @@
-"""WSGI entry point: the hot HTTP paths (API, webhooks) under gunicorn's sync workers."""
+"""WSGI entry point: the HTTP side (the API, the webhooks, the pages) under granian (config.http)."""
 
 import os
 

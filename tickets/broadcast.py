@@ -192,7 +192,7 @@ class _Sender:
 
     def _loop(self) -> asyncio.AbstractEventLoop:
         with self.lock:
-            # After a fork (a Celery or gunicorn worker) the thread did not come along.
+            # After a fork (a Celery or web server worker) the thread did not come along.
             if self.loop is None or self.pid != os.getpid() or not self.thread.is_alive():
                 self.loop = asyncio.new_event_loop()
                 self.thread = threading.Thread(target=_serve, args=(self.loop,), name="minhu-broadcast", daemon=True)
@@ -223,7 +223,7 @@ def _serve(loop: asyncio.AbstractEventLoop) -> None:
 
 _sender = _Sender()
 stop_sending = _sender.stop
-# A forked child (a Celery or gunicorn worker) starts with a sender of its own: the
+# A forked child (a Celery or web server worker) starts with a sender of its own: the
 # parent's loop, thread and lock did not come along in a usable state.
 os.register_at_fork(after_in_child=_sender.__init__)
 # Sends handed to the embedded server's loop from that loop itself, kept until done.
