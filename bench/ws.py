@@ -546,6 +546,16 @@ def _probes(plan: Plan) -> list[Probe]:
     return probes
 
 
+def _pin(pid: int, cores: set[int]) -> None:
+    """Keep every thread of a process to `cores` (an affinity is a thread's own: granian's
+    threads exist before this, and a thread it starts later takes its starter's)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), cores)
+        except ProcessLookupError:  # ended meanwhile
+            pass
+
+
 def _give_the_sockets_a_core(asgi: Server, api: Server) -> str:
     """Pin the ASGI process to the last core and the API's workers and this client to the
     others, as production gives the socket servers CPU of their own (PostgreSQL and
@@ -554,9 +564,9 @@ def _give_the_sockets_a_core(asgi: Server, api: Server) -> str:
     if len(cores) < 2 or api is asgi:
         return "not pinned (needs 2 cores and the API under granian)"
     own, rest = {cores[-1]}, set(cores[:-1])
-    os.sched_setaffinity(asgi.pid, own)
+    _pin(asgi.pid, own)
     for pid in [api.pid, *_children(api.pid), os.getpid()]:
-        os.sched_setaffinity(pid, rest)
+        _pin(pid, rest)
     return f"uvicorn on core {cores[-1]}; granian and this client on {sorted(rest)}"
 
 
