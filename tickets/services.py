@@ -40,7 +40,13 @@ from tickets.models import (
     TicketEvent,
     new_access_code,
 )
-from tickets.selectors import dispatch_candidates, may_reveal_reporter, pending_extension, ticket_visible_to
+from tickets.selectors import (
+    dispatch_candidates,
+    may_reveal_reporter,
+    merge_carrier,
+    pending_extension,
+    ticket_visible_to,
+)
 from tickets.validation import (
     MAX_ADDRESS,
     MAX_DESCRIPTION,
@@ -612,14 +618,28 @@ def _flag_reopened(ticket: Ticket, comment: str) -> None:
 
 @transaction.atomic
 def ticket_support(*, ticket_id: int, channel: str, identity: str, name: str = "",
-                   message=None) -> tuple[Ticket, bool]:
+                   message: InboundMessage | None = None) -> tuple[Ticket, bool]:
     """Count a citizen who raised an open ticket's problem again (a Weibo repost).
 
-    Each person counts once per ticket; a finished ticket counts no one more (the
-    message that came is still kept with it). Return the ticket and whether it counted.
+    The support goes to the ticket that carries a merged one, found again once its row
+    is locked: a merge landing between the look and the lock is followed on. Each person
+    counts once per ticket, and not at all when their own message opened it or a ticket
+    merged into it (their report counted already). A finished ticket counts no one more.
+    `message`, unsaved, is kept with the ticket that got the support, counted or not.
+    Return that ticket and whether the person counted.
     """
-    ticket = _locked(ticket_id)
-    if not ticket.is_open:
+    looked = Ticket.objects.filter(id=ticket_id).first()
+    if looked is None:
+        raise NotFound(gettext("No such ticket."))
+    # A merge is final: the carrier is found without locks, so no merged row is locked on
+    # the way, and a merge of the carrier itself that lands meanwhile is followed on.
+    ticket = _locked((merge_carrier(looked) or looked).id)
+    while ticket.state == State.MERGED and ticket.merged_into_id:
+        ticket = _locked(ticket.merged_into_id)
+    if message is not None:
+        message.ticket = ticket
+        message.save(force_insert=True)
+    if not ticket.is_open or _opened_by(ticket, channel=channel, identity=identity):
         return ticket, False
     _supporter, created = Supporter.objects.get_or_create(
         ticket=ticket, channel=channel, identity=identity, defaults={"name": name[:100], "message": message}
@@ -632,6 +652,17 @@ def ticket_support(*, ticket_id: int, channel: str, identity: str, name: str = "
         "channel": channel, "support_count": ticket.support_count,
     })
     return ticket, True
+
+
+def _opened_by(ticket: Ticket, *, channel: str, identity: str) -> bool:
+    """Whether the channel's `identity` sent the message that opened the ticket or one merged into it."""
+    carried, frontier = {ticket.id}, {ticket.id}
+    while frontier:
+        frontier = set(Ticket.objects.filter(merged_into__in=frontier).values_list("id", flat=True)) - carried
+        carried |= frontier
+    return InboundMessage.objects.filter(
+        channel=channel, sender=identity, outcome=InboundMessage.Outcome.OPENED, ticket__in=carried,
+    ).exists()
 
 
 @transaction.atomic

@@ -13,7 +13,6 @@ from tickets import services
 from tickets.intake import common
 from tickets.intake.common import Received
 from tickets.models import Channel, InboundMessage
-from tickets.selectors import merge_carrier
 from tickets.validation import MAX_NAME, clean_coordinate, clean_web_address, field_error
 
 Outcome = InboundMessage.Outcome
@@ -75,19 +74,13 @@ def weibo_receive(*, payload: dict, raw: str) -> Received:
 
     def handle() -> Received:
         common.lock(common.LOCK_THREAD, f"weibo:{thread}")
-        opener = (
-            InboundMessage.objects.select_related("ticket")
-            .filter(channel=Channel.WEIBO, thread=thread, outcome=Outcome.OPENED).first()
-        )
+        opener = InboundMessage.objects.filter(channel=Channel.WEIBO, thread=thread, outcome=Outcome.OPENED).first()
         if opener is not None:
-            # Reposts of a merged ticket's post support the ticket that carries it.
-            ticket = merge_carrier(opener.ticket) or opener.ticket
-            message = common.keep(ticket=ticket, outcome=Outcome.SUPPORTED, **kept)
-            if user_id != opener.sender:
-                ticket, _counted = services.ticket_support(
-                    ticket_id=ticket.id, channel=Channel.WEIBO, identity=user_id, name=screen_name,
-                    message=message,
-                )
+            # A repost supports the post's ticket, or the ticket that carries it after a merge.
+            ticket, _counted = services.ticket_support(
+                ticket_id=opener.ticket_id, channel=Channel.WEIBO, identity=user_id, name=screen_name,
+                message=common.message(outcome=Outcome.SUPPORTED, **kept),
+            )
             return Received(ticket, Outcome.SUPPORTED, False)
         description = common.description_of(text) or _(
             "A repost of Weibo post %(mid)s, whose own text has not arrived."

@@ -1,8 +1,11 @@
 """Weibo intake: posts open tickets, reposts add support, pictures stay as links."""
 
+import threading
+import time
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 
 from tests.factories import make_city, make_ticket
@@ -95,6 +98,70 @@ def test_a_repost_supports_the_ticket_its_post_was_merged_into(deliver, city):
     assert response.json()["number"] == into.number
     into.refresh_from_db()
     assert into.support_count == 2  # the merged ticket's reporter, and the reposter
+
+
+def test_the_author_reposting_a_post_whose_ticket_was_merged_adds_no_support_to_the_carrier(deliver, city):
+    deliver("weibo", weibo())
+    merged = Ticket.objects.get()
+    into = make_ticket(city)
+    services.ticket_merge(ticket_id=merged.id, into_id=into.id, actor=city.dispatcher)
+
+    response = deliver("weibo", weibo(mid="502", repost_of="5012345678901234"))
+
+    assert response.json()["number"] == into.number
+    into.refresh_from_db()
+    assert into.support_count == 1 and not Supporter.objects.exists()  # the merge counted the author
+    assert InboundMessage.objects.get(external_id="502").ticket_id == into.id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_repost_follows_a_merge_of_the_carrier_that_lands_while_it_waits_for_the_lock(deliver):
+    city = make_city()
+    deliver("weibo", weibo())
+    first, carrier, last = Ticket.objects.get(), make_ticket(city), make_ticket(city)
+    services.ticket_merge(ticket_id=first.id, into_id=carrier.id, actor=city.dispatcher)
+    merging, release, answers = threading.Event(), threading.Event(), []
+
+    def merge_the_carrier():
+        try:
+            with transaction.atomic():
+                services.ticket_merge(ticket_id=carrier.id, into_id=last.id, actor=city.dispatcher)
+                merging.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    def repost():
+        try:
+            answers.append(deliver("weibo", weibo(mid="502", user_id="2002", repost_of="5012345678901234"),
+                                   client=Client()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=merge_the_carrier), threading.Thread(target=repost)]
+    threads[0].start()
+    assert merging.wait(20)
+    threads[1].start()
+    deadline = time.monotonic() + 20
+    while not _waiting_for_a_row_lock():
+        assert time.monotonic() < deadline, "the repost never waited for the carrier's lock"
+        time.sleep(0.05)
+    release.set()
+    for thread in threads:
+        thread.join(30)
+
+    assert answers[0].status_code == 200 and answers[0].json()["number"] == last.number
+    assert Supporter.objects.get().ticket_id == last.id
+    assert InboundMessage.objects.get(external_id="502").ticket_id == last.id
+    last.refresh_from_db()
+    assert last.support_count == 3  # the carrier, its merged post's author, and the reposter
+
+
+def _waiting_for_a_row_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0] > 0
 
 
 def test_a_repost_with_no_text_needs_none(deliver):
