@@ -3,11 +3,13 @@
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -33,10 +35,15 @@ def _server_env(**extra) -> dict[str, str]:
             "ALLOWED_HOSTS": "127.0.0.1", "MINHU_INTAKE_SECRET_SMS": SECRET, **extra}
 
 
+class Started(NamedTuple):
+    pid: int
+    port: int
+
+
 @pytest.fixture
 def http_server(transactional_db):
     """Start `python -m config.http` on a free port: one worker of one thread, so each
-    request meets the same database connection. Yields the port."""
+    request meets the same database connection. Yields its main process's pid and its port."""
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "config.http", "--host", "127.0.0.1", "--port", str(port)],
@@ -53,7 +60,7 @@ def http_server(transactional_db):
             assert time.monotonic() < deadline, "the HTTP server did not start"
             time.sleep(0.1)
     try:
-        yield port
+        yield Started(process.pid, port)
     finally:
         # Its database connections must close before the test database is flushed.
         process.terminate()
@@ -73,7 +80,7 @@ def _deliver(conn: http.client.HTTPConnection, message_id: str) -> tuple[int, di
 
 
 def test_the_server_takes_deliveries_on_one_kept_alive_connection_and_answers_a_repeat_alike(http_server):
-    conn = http.client.HTTPConnection("127.0.0.1", http_server, timeout=20)
+    conn = http.client.HTTPConnection("127.0.0.1", http_server.port, timeout=20)
     first = _deliver(conn, "server-1")
     kept = conn.sock
     second = _deliver(conn, "server-2")
@@ -87,7 +94,7 @@ def test_the_server_takes_deliveries_on_one_kept_alive_connection_and_answers_a_
 
 
 def test_a_delivery_after_postgresql_ended_the_servers_connection_is_taken(http_server):
-    conn = http.client.HTTPConnection("127.0.0.1", http_server, timeout=20)
+    conn = http.client.HTTPConnection("127.0.0.1", http_server.port, timeout=20)
     assert _deliver(conn, "before")[0] == 201
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -98,6 +105,29 @@ def test_a_delivery_after_postgresql_ended_the_servers_connection_is_taken(http_
 
     assert status == 201
     assert Ticket.objects.filter(number=answer["number"]).exists()
+
+
+def test_a_worker_that_dies_is_started_again(http_server):
+    workers = _children(http_server.pid)
+    assert len(workers) == 1
+    os.kill(workers[0], signal.SIGKILL)
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", http_server.port, timeout=5)
+            status, _answer = _deliver(conn, "after-the-kill")
+            break
+        except (ConnectionError, http.client.HTTPException, OSError):
+            assert time.monotonic() < deadline, "no worker took requests again"
+            time.sleep(0.2)
+    assert status == 201
+    assert _children(http_server.pid) not in ([], workers)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()]
 
 
 def test_the_server_refuses_to_start_without_a_secret_key():
