@@ -3,9 +3,9 @@
     python -m config.http [--host 0.0.0.0] [--port 8000] [any other option of granian]
 
 Granian parses HTTP and keeps connections alive in Rust; Python threads only run
-Django. Measured on intake (bench/intake.py, 32 kept-alive connections, 2 cores), one
-after the other on one machine: gunicorn's threaded workers spent 3.2-3.5 ms of CPU a
-ticket and took 400-410 tickets/s, granian 2.7-2.9 ms and 430-470.
+Django. Measured on intake (bench/intake.py, 32 kept-alive connections, 2 cores), the
+two alternating on one machine: gunicorn's threaded workers spent 3.2-3.6 ms of CPU a
+ticket and took 393-414 tickets/s, granian 2.7-3.0 ms and 414-472.
 
 The defaults, each changed by granian's own option or its GRANIAN_* variable
 (WEB_CONCURRENCY and WEB_THREADS as the common names for the first two):

@@ -74,7 +74,8 @@ def weibo_receive(*, payload: dict, raw: str) -> Received:
 
     def handle() -> Received:
         common.lock(common.LOCK_THREAD, f"weibo:{thread}")
-        opener = InboundMessage.objects.filter(channel=Channel.WEIBO, thread=thread, outcome=Outcome.OPENED).first()
+        opener = InboundMessage.objects.filter(
+            channel=Channel.WEIBO, thread=thread, outcome=Outcome.OPENED).first()
         if opener is not None:
             # A repost supports the post's ticket, or the ticket that carries it after a merge.
             ticket, _counted = services.ticket_support(
