@@ -38,6 +38,7 @@ from departments.models import Unit
 from feedback.links import rating_link_create, rating_page_link, with_rating_token
 from tickets.models import Channel as TicketChannel
 from tickets.models import InboundMessage, Notification, Ticket, TicketEvent
+from tickets.selectors import merged_duplicates
 from tickets.validation import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -134,14 +135,7 @@ def citizen_recipients(ticket: Ticket, *, opening: InboundMessage | None = None)
 
 def merged_reporters(ticket: Ticket) -> list[Recipient]:
     """Return the recipients of every duplicate merged into the ticket, at any depth."""
-    recipients, seen, todo = [], {ticket.id}, [ticket.id]
-    while todo:
-        merged = list(Ticket.objects.filter(merged_into_id__in=todo).exclude(id__in=seen))
-        todo = [t.id for t in merged]
-        seen.update(todo)
-        for duplicate in merged:
-            recipients += citizen_recipients(duplicate)
-    return recipients
+    return [recipient for duplicate in merged_duplicates(ticket) for recipient in citizen_recipients(duplicate)]
 
 
 def tracking_link(number: str) -> str:

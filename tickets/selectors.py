@@ -225,6 +225,17 @@ def public_event(event: TicketEvent) -> PublicEvent:
     )
 
 
+def merged_duplicates(ticket: Ticket) -> list[Ticket]:
+    """Return every duplicate merged into the ticket, at any depth (a duplicate's own first)."""
+    found, seen, todo = [], {ticket.id}, [ticket.id]
+    while todo:
+        merged = list(Ticket.objects.filter(merged_into_id__in=todo).exclude(id__in=seen))
+        todo = [t.id for t in merged]
+        seen.update(todo)
+        found += merged
+    return found
+
+
 def merge_carrier(ticket: Ticket) -> Ticket | None:
     """Return the ticket that carries a merged one: the end of its merge chain (None unless merged)."""
     carrier, seen = ticket, {ticket.id}

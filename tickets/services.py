@@ -44,6 +44,7 @@ from tickets.selectors import (
     dispatch_candidates,
     may_reveal_reporter,
     merge_carrier,
+    merged_duplicates,
     pending_extension,
     ticket_visible_to,
 )
@@ -656,10 +657,7 @@ def ticket_support(*, ticket_id: int, channel: str, identity: str, name: str = "
 
 def _opened_by(ticket: Ticket, *, channel: str, identity: str) -> bool:
     """Whether the channel's `identity` sent the message that opened the ticket or one merged into it."""
-    carried, frontier = {ticket.id}, {ticket.id}
-    while frontier:
-        frontier = set(Ticket.objects.filter(merged_into__in=frontier).values_list("id", flat=True)) - carried
-        carried |= frontier
+    carried = [ticket.id, *(duplicate.id for duplicate in merged_duplicates(ticket))]
     return InboundMessage.objects.filter(
         channel=channel, sender=identity, outcome=InboundMessage.Outcome.OPENED, ticket__in=carried,
     ).exists()
