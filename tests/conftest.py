@@ -91,17 +91,16 @@ def asgi_server(transactional_db, settings):
     The production stack: uvicorn, the Redis channel layer, the test database (committed
     data, hence transactional_db). Yields the base URL, http://127.0.0.1:<port>.
     """
-    import socket
     import threading
     import time
 
     import uvicorn
+    from channels.layers import channel_layers
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
     from django.db import connections
 
-    from channels.layers import channel_layers
-
     from config.asgi import application
+    from tests.ports import spare_port
     from tickets import broadcast
 
     # A channel layer serves the one event loop that receives on it: give this server its own.
@@ -118,9 +117,7 @@ def asgi_server(transactional_db, settings):
         handler = static if scope["type"] == "http" else application
         return await handler(scope, receive, send)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = spare_port()
     server = uvicorn.Server(uvicorn.Config(
         app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws_max_size=65536,
         timeout_graceful_shutdown=1,

@@ -15,17 +15,12 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.db import connection
 
+from tests.ports import spare_port
 from tickets.intake.common import sign
 from tickets.models import InboundMessage, Ticket
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sms-secret-for-the-server-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _server_env(**extra) -> dict[str, str]:
@@ -44,7 +39,7 @@ class Started(NamedTuple):
 def http_server(transactional_db):
     """Start `python -m config.http` on a free port: one worker of one thread, so each
     request meets the same database connection. Yields its main process's pid and its port."""
-    port = _free_port()
+    port = spare_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "config.http", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=_server_env(GRANIAN_WORKERS="1", GRANIAN_BLOCKING_THREADS="1"),
@@ -133,7 +128,7 @@ def _children(pid: int) -> list[int]:
 def test_the_server_refuses_to_start_without_a_secret_key():
     env = {k: v for k, v in _server_env().items() if k != "SECRET_KEY"}
     result = subprocess.run(
-        [sys.executable, "-m", "config.http", "--host", "127.0.0.1", "--port", str(_free_port())],
+        [sys.executable, "-m", "config.http", "--host", "127.0.0.1", "--port", str(spare_port())],
         cwd=ROOT, env={**env, "GRANIAN_WORKERS": "1"}, capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode != 0 and "SECRET_KEY" in result.stdout + result.stderr

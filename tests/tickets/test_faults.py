@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from departments.services import unit_upsert
 from tests.factories import make_city, make_ticket
+from tests.ports import spare_port
 from tickets import services
 from tickets.models import DeadlineAlert, Notification, State, Ticket, TicketEvent
 from tickets.notifications import CATCH_UP_GRACE, notification_sweep
@@ -42,12 +43,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 # within about two seconds (CELERY_BROKER_CONNECTION_TIMEOUT and the publish retry
 # policy); this bound only tells "gave up" from "hangs", it measures no speed.
 PROMPT_SECONDS = 8
-
-
-def _spare_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for(condition, *, timeout: float, what: str, log: Path | None = None) -> None:
@@ -66,7 +61,7 @@ class PrivateRedis:
     """
 
     def __init__(self, workdir: Path) -> None:
-        self.port = _spare_port()
+        self.port = spare_port()
         self.workdir = workdir
         self.process: subprocess.Popen | None = None
 
